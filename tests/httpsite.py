@@ -8,10 +8,12 @@ conditional GET is exercised for real.
 from __future__ import annotations
 
 import gzip
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Route:
     last_modified: str | None = None
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     gzip: bool = False
+    chunked: bool = False  # Transfer-Encoding: chunked, so no Content-Length is sent
 
 
 @dataclass(frozen=True)
@@ -32,20 +35,44 @@ class SeenRequest:
     headers: dict[str, str]
 
 
-class HttpSite:
-    """Routes by path (query string included when a route names one, else path alone)."""
+class _Server(ThreadingHTTPServer):
+    connections = 0  # TCP connections accepted, whether or not a request followed
 
-    def __init__(self) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its keep-alive connection is normal, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class HttpSite:
+    """Routes by path (query string included when a route names one, else path alone).
+
+    `host` is the loopback address to listen on (127.0.0.1 unless a test needs another one).
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route | Callable[[], Route]] = {}
         self.requests: list[SeenRequest] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server((host, 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval makes stop() (and so every test teardown) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (a refused-before-connect client makes none)."""
+        return self._server.connections
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -119,10 +146,19 @@ class HttpSite:
                     self.send_header("Last-Modified", route.last_modified)
                 for name, value in route.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                if route.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 try:
-                    self.wfile.write(body)
+                    if route.chunked:
+                        for start in range(0, len(body), 4096):
+                            piece = body[start : start + 4096]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

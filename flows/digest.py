@@ -1,0 +1,20 @@
+"""Prefect flow `send-digest`: one watch's undelivered articles → one digest, exactly once."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from storage.repository import open_corpus
+
+from flows.processor import DigestOutcome, send_watch_digest
+from flows.report import artifact_key, digest_line
+from flows.settings import load_settings
+
+
+@flow(name="send-digest")
+def send_digest(watch: str, config: str | None = None) -> DigestOutcome:
+    settings = load_settings(config)
+    with open_corpus(settings.database_url) as corpus:
+        outcome = send_watch_digest(settings, corpus, settings.get_watch(watch))
+    create_markdown_artifact(digest_line(outcome), key=artifact_key("digest", watch))
+    return outcome

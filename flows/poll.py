@@ -1,0 +1,48 @@
+"""Prefect flow `poll-feeds`: one watch's feeds → new articles in the corpus.
+
+Thin on purpose: the steps and their order are in flows/processor.py; here they become task
+runs (one for all feeds, one per batch of articles — never one per article).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from storage.repository import Corpus, open_corpus
+
+from extractors.records import FeedEntry, FeedPoll
+from flows.processor import BatchResult, PollSummary, ingest_entries, poll_watch, poll_watch_feeds
+from flows.report import artifact_key, poll_markdown
+from flows.settings import Settings, load_settings
+
+
+# NO_CACHE: the inputs hold a live database handle, which cannot (and must not) be hashed.
+@task(name="poll-feeds", cache_policy=NO_CACHE)
+def poll_feeds_task(settings: Settings, corpus: Corpus, feed_urls: Sequence[str]) -> list[FeedPoll]:
+    return poll_watch_feeds(settings, corpus, feed_urls)
+
+
+@task(name="ingest-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def ingest_batch_task(
+    settings: Settings, corpus: Corpus, entries: Sequence[FeedEntry]
+) -> BatchResult:
+    # A retry is harmless: pages already stored are skipped by their unique URL.
+    return ingest_entries(settings, corpus, entries)
+
+
+@flow(name="poll-feeds")
+def poll_feeds(watch: str, config: str | None = None) -> PollSummary:
+    settings = load_settings(config)
+    with open_corpus(settings.database_url) as corpus:
+        summary = poll_watch(
+            settings,
+            corpus,
+            settings.get_watch(watch),
+            poll_step=poll_feeds_task,
+            batch_step=ingest_batch_task,
+        )
+    create_markdown_artifact(poll_markdown(summary), key=artifact_key("poll", watch))
+    return summary

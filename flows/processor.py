@@ -1,0 +1,388 @@
+"""The pipeline, written once: feeds → entries → pages → articles → corpus, and corpus → digest.
+
+Every step is a plain function on plain data. `poll_watch` and `send_watch_digest` put the steps
+in order; the Prefect flows pass task-wrapped versions of the same steps (see flows/poll.py), so
+the order lives here and nowhere else. One failing feed or page is recorded with its reason and
+never stops the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from extractors.article import ExtractionError, extract_article
+from storage.repository import Corpus
+
+from alerts.delivery import SmtpSettings, send_smtp, write_outbox
+from alerts.digest import DigestItem, compose_digest, excerpt
+from extractors.cleantext import render_document
+from extractors.feeds import poll_feeds
+from extractors.http import FetchError, fetch_pages
+from extractors.records import Article, FeedEntry, FeedPoll, FetchResult, RelevanceMatch
+from extractors.relevance import match_article
+from flows.settings import Settings, WatchSettings
+
+log = logging.getLogger("newsmon")
+
+# Articles per batch (one Prefect task run each): large enough that task overhead (tens of ms)
+# is noise, small enough that a crash loses little and progress is visible.
+BATCH_SIZE = 200
+# Below this many pages a process pool costs more to start than it saves.
+POOL_MIN_PAGES = 16
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    url: str
+    status: str  # ok | not_modified | error
+    new_entries: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PageFailure:
+    url: str
+    feed_url: str
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    fetched: int = 0
+    stored: int = 0  # new articles, originals and duplicates
+    duplicates: int = 0
+    already_known: int = 0  # same canonical URL as a stored article
+    relevant: dict[str, int] = field(default_factory=dict)  # watch → new relevant originals
+    failures: list[PageFailure] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        self.fetched += other.fetched
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.already_known += other.already_known
+        for watch, count in other.relevant.items():
+            self.relevant[watch] = self.relevant.get(watch, 0) + count
+        self.failures.extend(other.failures)
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    watch: str
+    feeds: tuple[FeedReport, ...]
+    articles: BatchResult
+
+    @property
+    def failed_feeds(self) -> list[FeedReport]:
+        return [f for f in self.feeds if f.status == "error"]
+
+    @property
+    def relevant(self) -> int:
+        return self.articles.relevant.get(self.watch, 0)
+
+
+# --- poll ------------------------------------------------------------------------------------
+
+
+def poll_watch_feeds(
+    settings: Settings, corpus: Corpus, feed_urls: Sequence[str]
+) -> list[FeedPoll]:
+    """Conditional GET of every feed (concurrently); each outcome is recorded in the corpus."""
+    states = {url: corpus.feed_state(url) for url in feed_urls}
+    requests = [
+        (url, state.etag if state else None, state.last_modified if state else None)
+        for url, state in states.items()
+    ]
+    polls = asyncio.run(poll_feeds(settings.fetch.limits(), requests))
+    for poll in polls:
+        if poll.status == "error":
+            log.warning("feed failed: %s", poll.error, extra={"feed_url": poll.feed_url})
+    return polls
+
+
+def select_new_entries(corpus: Corpus, polls: Sequence[FeedPoll]) -> list[FeedEntry]:
+    """Entries whose page was never fetched, oldest first (so an original precedes its copies).
+
+    Records each feed's poll with its count of new entries.
+    """
+    chosen: dict[str, FeedEntry] = {}
+    for poll in polls:
+        unseen = set(corpus.unseen_urls([e.url for e in poll.entries]))
+        fresh = [e for e in poll.entries if e.url in unseen and e.url not in chosen]
+        corpus.record_poll(poll, new_entries=len(fresh))
+        chosen.update((e.url, e) for e in fresh)
+    oldest = datetime.max.replace(tzinfo=UTC)
+    return sorted(chosen.values(), key=lambda e: (e.published or oldest, e.url))
+
+
+def ingest_entries(settings: Settings, corpus: Corpus, entries: Sequence[FeedEntry]) -> BatchResult:
+    """Fetch, extract, match and store one batch of entries."""
+    result = BatchResult()
+    pages = asyncio.run(fetch_pages(settings.fetch.limits(), [e.url for e in entries]))
+    fetched: list[tuple[FeedEntry, FetchResult]] = []
+    for entry, page in zip(entries, pages, strict=True):
+        if isinstance(page, FetchError):
+            _fail(corpus, result, entry, page.reason)
+        else:
+            fetched.append((entry, page))
+    result.fetched = len(fetched)
+    extracted = extract_many([(page.content, page.final_url) for _, page in fetched])
+    for (entry, page), article in zip(fetched, extracted, strict=True):
+        if isinstance(article, ExtractionError):
+            _fail(corpus, result, entry, article.reason)
+            continue
+        article = _with_feed_fallbacks(article, entry)
+        stored = store_article(
+            settings,
+            corpus,
+            article,
+            source="feed",
+            feed_url=entry.feed_url,
+            raw_html=page.content,
+            fetched_url=entry.url,
+            result=result,
+        )
+        log.info(
+            "stored as article #%s",
+            stored,
+            extra={"feed_url": entry.feed_url, "entry_url": entry.url},
+        )
+    return result
+
+
+def extract_many(pages: Sequence[tuple[bytes, str]]) -> list[Article | ExtractionError]:
+    """Extract articles from (html, url) pairs; CPU-bound, so large batches use all cores."""
+    if len(pages) < POOL_MIN_PAGES or (os.cpu_count() or 1) < 2:
+        return [_extract_or_error(p) for p in pages]
+    # forkserver: forking a process that runs Prefect's threads and event loops can deadlock.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
+        return list(pool.map(_extract_or_error, pages, chunksize=8))
+
+
+def _extract_or_error(page: tuple[bytes, str]) -> Article | ExtractionError:
+    html, url = page
+    try:
+        return extract_article(html, url)
+    except ExtractionError as exc:
+        return exc
+
+
+def store_article(
+    settings: Settings,
+    corpus: Corpus,
+    article: Article,
+    *,
+    source: str,
+    result: BatchResult,
+    watches: Iterable[WatchSettings] | None = None,
+    feed_url: str | None = None,
+    raw_html: bytes | None = None,
+    fetched_url: str | None = None,
+) -> int:
+    """Match the article against the watches (all configured ones by default), then store it."""
+    matches = match_watches(article, settings.watch if watches is None else watches)
+    stored = corpus.add_article(
+        article,
+        source=source,
+        matches=matches,
+        feed_url=feed_url,
+        raw_html=raw_html,
+        fetched_url=fetched_url,
+    )
+    if not stored.is_new:
+        result.already_known += 1
+        return stored.id
+    result.stored += 1
+    if stored.duplicate_of is not None:
+        result.duplicates += 1
+        return stored.id
+    for match in matches:
+        if match.matched:
+            result.relevant[match.watch] = result.relevant.get(match.watch, 0) + 1
+    return stored.id
+
+
+def match_watches(article: Article, watches: Iterable[WatchSettings]) -> list[RelevanceMatch]:
+    return [match_article(article, w.name, w.parsed_query) for w in watches]
+
+
+def _with_feed_fallbacks(article: Article, entry: FeedEntry) -> Article:
+    """The feed often knows what the page hides (a date, a title); fill the gaps from it."""
+    published = article.published or entry.published
+    title = article.title or entry.title
+    if (published, title) == (article.published, article.title):
+        return article
+    text = render_document(
+        title, article.body, author=article.author, site=article.site, published=published
+    )
+    return replace(article, published=published, title=title, text=text)
+
+
+def _fail(corpus: Corpus, result: BatchResult, entry: FeedEntry, reason: str) -> None:
+    corpus.record_page_failure(entry.url, entry.feed_url, reason)
+    result.failures.append(PageFailure(entry.url, entry.feed_url, reason))
+    log.warning(
+        "page failed: %s", reason, extra={"feed_url": entry.feed_url, "entry_url": entry.url}
+    )
+
+
+def batches(entries: Sequence[FeedEntry], size: int = BATCH_SIZE) -> list[list[FeedEntry]]:
+    return [list(entries[i : i + size]) for i in range(0, len(entries), size)]
+
+
+PollStep = Callable[[Settings, Corpus, Sequence[str]], list[FeedPoll]]
+BatchStep = Callable[[Settings, Corpus, Sequence[FeedEntry]], BatchResult]
+
+
+def poll_watch(
+    settings: Settings,
+    corpus: Corpus,
+    watch: WatchSettings,
+    *,
+    poll_step: PollStep = poll_watch_feeds,
+    batch_step: BatchStep = ingest_entries,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> PollSummary:
+    """Poll one watch's feeds and bring every new article into the corpus.
+
+    The flow passes Prefect tasks as `poll_step`/`batch_step`; the CLI passes nothing.
+    """
+    polls = poll_step(settings, corpus, watch.feeds)
+    entries = select_new_entries(corpus, polls)
+    total = BatchResult()
+    done = 0
+    for batch in batches(entries):
+        total.add(batch_step(settings, corpus, batch))
+        done += len(batch)
+        if on_batch:
+            on_batch(done, len(entries))
+    reports = tuple(
+        FeedReport(
+            p.feed_url,
+            p.status,
+            sum(1 for e in entries if e.feed_url == p.feed_url),
+            p.error,
+        )
+        for p in polls
+    )
+    return PollSummary(watch.name, reports, total)
+
+
+# --- digest ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    watch: str
+    status: str  # sent | resent | nothing_new | dry_run
+    items: int = 0
+    message_id: str | None = None
+    delivered_to: str | None = None  # "smtp host:port" or the outbox file
+    subject: str | None = None
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings | None:
+    email = settings.email
+    if not email.host:
+        return None
+    return SmtpSettings(
+        host=email.host,
+        port=email.port,
+        security=email.security,
+        username=email.username,
+        password=email.password,
+        timeout=settings.fetch.timeout,
+    )
+
+
+def deliver(settings: Settings, message: bytes, message_id: str, recipients: Sequence[str]) -> str:
+    """Send by SMTP when a host is configured, else write to the outbox; say where it went."""
+    smtp = smtp_settings(settings)
+    if smtp is None:
+        name = message_id.strip("<>").replace("@", "_at_") + ".eml"
+        return str(write_outbox(message, settings.outbox, name))
+    send_smtp(message, sender=settings.email.sender, recipients=recipients, settings=smtp)
+    return f"smtp {smtp.host}:{smtp.port}"
+
+
+def feed_health_notes(corpus: Corpus, watch: WatchSettings) -> list[str]:
+    """Footer lines about this watch's feeds that are failing right now."""
+    notes = []
+    for state in corpus.feed_states():
+        if state.url in watch.feeds and state.last_status == "error":
+            notes.append(f"Feed {state.url} is failing: {state.last_error}")
+    return notes
+
+
+def send_watch_digest(
+    settings: Settings,
+    corpus: Corpus,
+    watch: WatchSettings,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> DigestOutcome:
+    """Deliver what the watch has not received yet, exactly once.
+
+    A digest left pending by a crash is re-sent first, byte for byte (same Message-ID, same
+    items); only then is a new digest composed from what is still undelivered.
+    """
+    pending = None if dry_run else corpus.pending_digest(watch.name)
+    if pending is not None:
+        where = deliver(settings, pending.message, pending.message_id, pending.recipients)
+        corpus.mark_digest_sent(pending.id)
+        return DigestOutcome(
+            watch.name,
+            "resent",
+            len(pending.article_ids),
+            pending.message_id,
+            where,
+            pending.subject,
+        )
+    records = [r for r in corpus.undelivered(watch.name) if r.source != "seed"]
+    if not records:
+        return DigestOutcome(watch.name, "nothing_new")
+    items = [
+        DigestItem(
+            article_id=r.id,
+            title=r.title,
+            url=r.url,
+            site=r.site,
+            published=r.published,
+            excerpt=excerpt(r.body),
+            matched=tuple(r.matched),
+            story_id=r.story_id,
+        )
+        for r in records
+    ]
+    digest = compose_digest(
+        watch.name,
+        items,
+        sender=settings.email.sender,
+        recipients=watch.recipients,
+        now=now or datetime.now(UTC),
+        footer_notes=feed_health_notes(corpus, watch),
+    )
+    message = digest.message.as_bytes()
+    if dry_run:
+        return DigestOutcome(
+            watch.name, "dry_run", len(items), digest.message_id, None, digest.subject
+        )
+    record = corpus.create_digest(
+        watch.name,
+        message_id=digest.message_id,
+        subject=digest.subject,
+        recipients=list(watch.recipients),
+        message=message,
+        article_ids=[i.article_id for i in items],
+    )
+    where = deliver(settings, message, digest.message_id, watch.recipients)
+    corpus.mark_digest_sent(record.id)
+    return DigestOutcome(watch.name, "sent", len(items), digest.message_id, where, digest.subject)

@@ -1,0 +1,164 @@
+"""The corpus schema: SQLAlchemy Core tables, the same on SQLite and PostgreSQL.
+
+The migrations in storage/migrations/versions/ create exactly these tables (a test compares
+them); change both together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on every backend.
+
+    SQLite keeps no offset: values are stored as UTC and come back with tzinfo=UTC.
+    A naive datetime given to the database is taken to be UTC already.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("last_status", sa.String(16)),  # ok | not_modified | error
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_http_status", sa.Integer),
+    sa.Column("last_polled_at", UtcDateTime),
+    sa.Column("last_ok_at", UtcDateTime),
+    sa.Column("entries_seen", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("canonical_url", sa.Text, nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("author", sa.Text),
+    sa.Column("site", sa.Text),
+    sa.Column("published", UtcDateTime),
+    sa.Column("fetched", UtcDateTime, nullable=False),  # when it was stored
+    sa.Column("language", sa.String(16)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # seed | feed | ingest
+    sa.Column("text_hash", sa.String(64)),  # NULL for a text without words
+    sa.Column("minhash", sa.LargeBinary, nullable=False),
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("articles.id")),
+    sa.Column("duplicate_reason", sa.Text),
+    sa.Column("similarity", sa.Float),
+    sa.Column("story_id", sa.Integer),
+    sa.Index(None, "text_hash"),
+    sa.Index(None, "duplicate_of"),
+    sa.Index(None, "published"),
+    sa.Index(None, "story_id"),
+    # One original per text: a second article with the same text can only be a duplicate,
+    # whatever races between workers.
+    sa.Index(
+        "uq_articles_text_hash_original",
+        "text_hash",
+        unique=True,
+        sqlite_where=sa.text("duplicate_of IS NULL"),
+        postgresql_where=sa.text("duplicate_of IS NULL"),
+    ),
+)
+
+pages = sa.Table(
+    "pages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),  # as listed by the feed
+    sa.Column("feed_url", sa.Text),
+    sa.Column("final_url", sa.Text),  # after redirects
+    sa.Column("http_status", sa.Integer),
+    sa.Column("fetched_at", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),  # the last failure's reason; NULL once stored
+    sa.Column("raw_html", sa.LargeBinary),  # zlib-compressed page bytes
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id")),
+    sa.Index(None, "article_id"),
+)
+
+# The MinHash LSH index: one row per band of every near-copy candidate original.
+lsh_bands = sa.Table(
+    "lsh_bands",
+    metadata,
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
+    sa.Column("band", sa.SmallInteger, primary_key=True),
+    sa.Column("key", sa.BigInteger, nullable=False),
+    sa.Index(None, "band", "key"),
+)
+
+article_watches = sa.Table(
+    "article_watches",
+    metadata,
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
+    sa.Column("watch", sa.String(200), primary_key=True),
+    sa.Column("terms", sa.JSON, nullable=False),  # the query terms found, a list of strings
+    sa.Index(None, "watch"),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("watch", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("message", sa.LargeBinary, nullable=False),  # the RFC 5322 bytes as sent
+    sa.Column("error", sa.Text),  # the last delivery failure
+    sa.Index(None, "watch", "status"),
+)
+
+digest_items = sa.Table(
+    "digest_items",
+    metadata,
+    sa.Column("digest_id", sa.Integer, sa.ForeignKey("digests.id"), primary_key=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
+    sa.Column("watch", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # order of the items in the digest
+    # An article is delivered at most once per watch.
+    sa.UniqueConstraint("watch", "article_id"),
+)

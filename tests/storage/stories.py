@@ -1,0 +1,56 @@
+"""Invented news texts for the storage tests: a wire story, its syndicated copy, another story."""
+
+from __future__ import annotations
+
+WIRE_PARAGRAPHS = [
+    "Russia's special envoy for Afghanistan met a delegation of the Taliban government in "
+    "Moscow on Tuesday to discuss trade, security along the northern border and the fate of "
+    "a stalled gas pipeline project, the foreign ministry said in a statement.",
+    "The talks, the third round this year, focused on fuel and wheat deliveries that Moscow "
+    "agreed to supply at a discount last autumn, and on a rail corridor through Uzbekistan "
+    "that both sides say could carry freight by the end of next year.",
+    "Officials from both delegations described the meeting as constructive but gave few "
+    "details. A Taliban spokesman said the two sides had agreed to set up a joint working "
+    "group on banking, which has been the main obstacle to larger trade deals.",
+    "Moscow has not formally recognised the Taliban administration but has moved steadily "
+    "closer to it, removing the movement from its list of banned organisations and "
+    "accepting an ambassador appointed by Kabul earlier this spring.",
+    "Western diplomats in the region said the rapprochement reflected Russia's concern about "
+    "militant groups operating in northern Afghanistan as much as any commercial interest, "
+    "pointing to a series of attacks claimed by the regional branch of Islamic State.",
+    "The envoy is expected to travel to Kabul next month for a regional conference on "
+    "Afghanistan that will also bring together officials from China, Iran, Pakistan and the "
+    "former Soviet republics of Central Asia.",
+]
+
+WIRE_BODY = "\n\n".join(WIRE_PARAGRAPHS)
+
+# The same wire story as another outlet runs it: its own dateline, the last paragraph trimmed,
+# a sentence lightly edited, and the outlet's footer.
+COPY_BODY = "\n\n".join(
+    [
+        "MOSCOW, May 14 (Wire) - " + WIRE_PARAGRAPHS[0],
+        WIRE_PARAGRAPHS[1],
+        WIRE_PARAGRAPHS[2].replace("described the meeting as", "called the meeting"),
+        WIRE_PARAGRAPHS[3],
+        WIRE_PARAGRAPHS[4],
+        "Reporting by the Moscow bureau; editing by the world desk. Follow our coverage of "
+        "Central Asia and subscribe to the morning briefing for the day's top stories.",
+    ]
+)
+
+OTHER_BODY = "\n\n".join(
+    [
+        "Heavy rain caused a river to burst its banks in the south of the country on Sunday, "
+        "flooding hundreds of homes and forcing the closure of the main coastal motorway for "
+        "the second time this month, emergency services said.",
+        "Rescue teams used boats to evacuate residents of three villages, and the regional "
+        "governor declared a state of emergency as forecasters warned that more storms were "
+        "on the way from the Atlantic later in the week.",
+        "Farmers said the floods had destroyed much of the autumn harvest in the valley, where "
+        "vineyards and orchards were under water, and called on the government to release "
+        "disaster funds without the usual delays.",
+        "Scientists have linked the growing frequency of such downpours to warmer sea "
+        "temperatures, which put more moisture into the air during the late summer months.",
+    ]
+)

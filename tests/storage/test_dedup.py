@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from storage import dedup
+from storage.dedup import (
+    BANDS,
+    MIN_NEAR_COPY_WORDS,
+    NEAR_COPY_THRESHOLD,
+    band_keys,
+    estimated_jaccard,
+    fingerprint,
+    minhash_signature,
+    normalise_text,
+    shingles,
+    text_hash,
+)
+from tests.storage.stories import COPY_BODY, OTHER_BODY, WIRE_BODY
+
+
+def test_normalise_text_strips_markup_punctuation_and_case() -> None:
+    body = (
+        "Lavrov met the [Taliban envoy](https://example.org/envoy) in MOSCOW.\n\n"
+        "- first item\n* second item\n1. third item\n\n"
+        "“Quotes”, dashes — and   spaces…"
+    )
+    assert normalise_text(body) == (
+        "lavrov met the taliban envoy in moscow first item second item third item "
+        "quotes dashes and spaces"
+    )
+
+
+def test_normalise_text_applies_nfkc() -> None:
+    # Ligature, full-width letters and a non-breaking space fold to their plain forms.
+    assert normalise_text("ﬁnal ＡＢＣ\u00a0x") == "final abc x"
+
+
+def test_text_hash_ignores_formatting_only() -> None:
+    assert text_hash("Hello, [world](http://a.example)!\n\n- Item") == text_hash("hello world item")
+    assert text_hash("hello world") != text_hash("hello there world")
+    assert len(text_hash("x")) == 64
+
+
+def test_shingles_are_word_windows() -> None:
+    assert shingles("One two three four five six", k=5) == {
+        "one two three four five",
+        "two three four five six",
+    }
+    assert shingles("Too short", k=5) == {"too short"}
+    assert shingles("  ", k=5) == set()
+
+
+def test_signature_is_stable_bytes() -> None:
+    signature = minhash_signature(WIRE_BODY)
+    assert isinstance(signature, bytes)
+    assert len(signature) == dedup.NUM_PERM * 4
+    assert minhash_signature(WIRE_BODY) == signature
+    assert estimated_jaccard(signature, signature) == 1.0
+
+
+def test_band_keys_fit_a_bigint() -> None:
+    keys = band_keys(minhash_signature(WIRE_BODY))
+    assert [band for band, _ in keys] == list(range(BANDS))
+    assert all(0 <= key < 2**63 for _, key in keys)
+    with pytest.raises(ValueError):
+        band_keys(b"short")
+
+
+def test_jaccard_estimate_separates_copies_from_other_texts() -> None:
+    wire, copy, other = (minhash_signature(b) for b in (WIRE_BODY, COPY_BODY, OTHER_BODY))
+    assert estimated_jaccard(wire, copy) >= NEAR_COPY_THRESHOLD
+    assert estimated_jaccard(wire, other) < 0.1
+    # The copy shares at least one LSH band with its original, the other story none.
+    assert set(band_keys(wire)) & set(band_keys(copy))
+    assert not set(band_keys(wire)) & set(band_keys(other))
+
+
+def test_estimate_tracks_true_jaccard() -> None:
+    words = [f"w{i}" for i in range(400)]
+    a = " ".join(words[:300])
+    b = " ".join(words[100:400])
+    truth = len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+    assert estimated_jaccard(minhash_signature(a), minhash_signature(b)) == pytest.approx(
+        truth, abs=0.12
+    )
+
+
+def test_short_texts_are_never_near_copy_candidates() -> None:
+    short = " ".join(["word"] * (MIN_NEAR_COPY_WORDS - 1))
+    assert not fingerprint(short).near_copy_candidate
+    assert fingerprint(short).text_hash == text_hash(short)
+    assert fingerprint(WIRE_BODY).near_copy_candidate
+    assert len(fingerprint(WIRE_BODY).band_keys) == BANDS
+
+
+def test_empty_text_has_no_hash() -> None:
+    empty = fingerprint(" … ")
+    assert empty.text_hash is None
+    assert not empty.near_copy_candidate
