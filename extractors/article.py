@@ -61,7 +61,8 @@ def extract_article(html: bytes | str, url: str) -> Article:
     _absolutise_links(tree, page.base_url)
     try:
         document = bare_extraction(tree, **_trafilatura_options(url))
-        rendered = _render_body(document.body) if document is not None else ""
+        found = document.body if document is not None else None
+        rendered = _render_body(found) if found is not None else ""
     except (ValueError, TypeError, LookupError, etree.LxmlError, RecursionError) as exc:
         # one odd page must not take down a whole batch in the process pool
         raise ExtractionError(url, f"extraction failed ({type(exc).__name__})") from exc

@@ -18,19 +18,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from extractors.article import ExtractionError, extract_article
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
-from storage.repository import Corpus, DatabaseError, open_corpus
 
 from alerts.delivery import DeliveryError, check_smtp
+from extractors.article import ExtractionError, extract_article
 from extractors.relevance import Query, QuerySyntaxError
 from flows.exports import export_jsonl, export_seeds
 from flows.imports import InputError, import_seeds, ingest_jsonl, seed_folder
 from flows.processor import PollSummary, poll_watch, send_watch_digest, smtp_settings
 from flows.report import digest_line
 from flows.settings import ConfigError, Settings, load_settings
+from storage.repository import Corpus, DatabaseError, open_corpus
 
 app = typer.Typer(
     add_completion=False,

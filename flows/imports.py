@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from storage.repository import Corpus
-
 from extractors.cleantext import normalise_body, parse_document, render_document
 from extractors.records import Article
 from extractors.urls import canonical_url
 from flows.processor import BatchResult, store_article
 from flows.settings import Settings, WatchSettings
+from storage.repository import Corpus
 
 # Seed files were written by other tools; one of them ends with the page's address.
 _ORIGINAL_URL = re.compile(r"^\s*Original url:\s*\n*\s*<?(https?://[^\s>]+)>?\s*$", re.I | re.M)

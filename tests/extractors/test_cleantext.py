@@ -73,6 +73,7 @@ def test_render_normalises_the_body() -> None:
         ("a  \nb\t\n", "a\nb"),
         ("\n\n\nfirst\n\n\n\nsecond\n\n\n", "first\n\nsecond"),
         ("one\u00a0two\u202fthree", "one two three"),
+        ("Af\u00adghan\u00adistan\u200b", "Afghanistan"),
         ("line\r\nother\r\n\r\n\r\nthird", "line\nother\n\nthird"),
         ("   \n  \n", ""),
         ("para\n   \n\t\n  \npara", "para\n\npara"),

@@ -88,6 +88,10 @@ def test_unicode_and_case() -> None:
     assert query.match("Кабулов") == ()
 
 
+def test_soft_hyphens_do_not_split_words() -> None:
+    assert Query.parse("Afghanistan").match("Af\u00adghan\u00adistan") == ("Afghanistan",)
+
+
 def test_phrases_span_line_breaks_and_punctuation() -> None:
     query = Query.parse('"Islamic Emirate"')
     assert query.match("talks with the Islamic\nEmirate of Afghanistan") == ("Islamic Emirate",)
