@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from extractors.records import Article, RelevanceMatch
@@ -62,7 +62,7 @@ def words(text: str) -> list[str]:
 class _Term:
     text: str  # as written in the query (without quotes)
     key: str  # its words joined by single spaces
-    position: int
+    position: int = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,7 @@ class Query:
         positives: dict[str, str] = {}
         _collect_positive(root, positives, negated=False)
         self._positive = positives  # key → spelling, in query order
+        self._keys = frozenset(_keys(root))
         self.terms: tuple[str, ...] = tuple(positives.values())
 
     @classmethod
@@ -138,7 +139,7 @@ class Query:
         """The positive query terms that made the text match, in query order and spelled as in
         the query; () when the text does not match."""
         document = _document(text)
-        found = {key: document.contains(key) for key in _keys(self._root)}
+        found = {key: document.contains(key) for key in self._keys}
         holds, contributing = _evaluate(self._root, found)
         if not holds or not contributing:
             return ()

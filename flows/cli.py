@@ -184,6 +184,7 @@ def _print_poll(summary: PollSummary) -> None:
         f"{len(a.failures)} failed; {a.stored} new articles ({a.duplicates} duplicates), "
         f"{summary.relevant} relevant",
         highlight=False,
+        soft_wrap=True,
     )
     for f in summary.failed_feeds:
         out.print(f"  feed failed: {f.url}: {f.reason}", highlight=False, soft_wrap=True)

@@ -102,7 +102,7 @@ def poll_watch_feeds(
     polls = asyncio.run(poll_feeds(settings.fetch.limits(), requests))
     for poll in polls:
         if poll.status == "error":
-            log.warning("feed failed: %s", poll.error, extra={"feed_url": poll.feed_url})
+            log.warning("feed %s failed: %s", poll.feed_url, poll.error, extra={"feed_url": poll.feed_url})
     return polls
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.article import ExtractionError, extract_article
+from extractors.article import ExtractionError, clean_body, extract_article
 from extractors.cleantext import parse_document
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -228,3 +228,39 @@ def test_pages_without_an_article(html: bytes | str, reason: str) -> None:
 def test_extraction_error_survives_a_process_pool() -> None:
     error = pickle.loads(pickle.dumps(ExtractionError("https://w.example/x", "not HTML")))
     assert (error.url, error.reason) == ("https://w.example/x", "not HTML")
+
+
+def test_clean_body_removes_furniture_and_keeps_the_article() -> None:
+    raw = (
+        "Kabul Embassy Reopens\n\n"
+        "By Jane Doe\n\n"
+        "The embassy reopened on Monday &amp; consular services resume next month.\n\n"
+        "Share on Facebook\n\n"
+        "Officials said visas would again be issued to students.<br>\n\n\n\n"
+        "Sign up for our newsletter and get the top stories in your inbox\n\n"
+        "Officials said visas would again be issued to students.\n\n"
+        "- first point\n- second point\n\n"
+        "DON'T MISS\n\n"
+        "[China names ambassador](https://w.example/a)\n\n"
+        "[Flights resume at Kabul airport](https://w.example/b)\n\n"
+        "The ministry did not say when the ambassador would return to the "
+        "[compound](https://w.example/c).\n\n"
+        "- [Related one](https://w.example/d)\n- [Related two](https://w.example/e)\n\n"
+        "© 2024 The Steppe Wire. All rights reserved."
+    )
+    assert clean_body(raw, title="Kabul embassy reopens") == (
+        "The embassy reopened on Monday & consular services resume next month.\n\n"
+        "Officials said visas would again be issued to students.\n\n"
+        "- first point\n- second point\n\n"
+        "The ministry did not say when the ambassador would return to the "
+        "[compound](https://w.example/c)."
+    )
+
+
+def test_clean_body_keeps_prose_that_merely_starts_like_furniture() -> None:
+    raw = (
+        "By the time the delegates arrived, the talks had already begun.\n\n"
+        "Picture this: a ministry with no ministers.\n\n"
+        "Email the ministry, and nobody answers."
+    )
+    assert clean_body(raw, title="Talks") == raw

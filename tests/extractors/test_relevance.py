@@ -158,6 +158,8 @@ def test_a_negation_alone_does_not_make_a_match() -> None:
 
 def test_query_is_reusable_and_comparable() -> None:
     assert Query.parse("Russia  AND Taliban") == Query.parse("Russia AND (Taliban)")
+    assert Query.parse("(Russia) Taliban") == Query.parse("Russia AND Taliban")
+    assert hash(Query.parse("(Russia) Taliban")) == hash(Query.parse("Russia AND Taliban"))
     assert Query.parse("Russia") != Query.parse("Taliban")
 
 
