@@ -17,17 +17,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from extractors.article import ExtractionError, extract_article
-from storage.repository import Corpus
-
 from alerts.delivery import SmtpSettings, send_smtp, write_outbox
 from alerts.digest import DigestItem, compose_digest, excerpt
+from extractors.article import ExtractionError, extract_article
 from extractors.cleantext import render_document
 from extractors.feeds import poll_feeds
 from extractors.http import FetchError, fetch_pages
 from extractors.records import Article, FeedEntry, FeedPoll, FetchResult, RelevanceMatch
 from extractors.relevance import match_article
 from flows.settings import Settings, WatchSettings
+from storage.repository import Corpus
 
 log = logging.getLogger("newsmon")
 
@@ -102,7 +101,9 @@ def poll_watch_feeds(
     polls = asyncio.run(poll_feeds(settings.fetch.limits(), requests))
     for poll in polls:
         if poll.status == "error":
-            log.warning("feed %s failed: %s", poll.feed_url, poll.error, extra={"feed_url": poll.feed_url})
+            log.warning(
+                "feed %s failed: %s", poll.feed_url, poll.error, extra={"feed_url": poll.feed_url}
+            )
     return polls
 
 

@@ -33,6 +33,13 @@ class ConfigError(Exception):
         self.path, self.line, self.key, self.reason = path, line, key, reason
 
 
+def _email_address(value: str) -> str:
+    # Deliberately loose: the SMTP server is the judge; this catches a missing or doubled "@".
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
 class _Section(BaseModel):
     # Unknown keys are allowed ("more are fine") so a newer config still loads in an older newsmon.
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -69,9 +76,7 @@ class EmailSettings(_Section):
     @field_validator("sender")
     @classmethod
     def _sender_is_address(cls, value: str) -> str:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
+        return _email_address(value)
 
     @property
     def password(self) -> str:
@@ -114,10 +119,7 @@ class WatchSettings(_Section):
     @field_validator("recipients")
     @classmethod
     def _recipients_are_addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
-                raise ValueError(f"{address!r} is not an email address")
-        return value
+        return [_email_address(address) for address in value]
 
     @field_validator("poll", "digest")
     @classmethod

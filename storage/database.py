@@ -8,6 +8,7 @@ BEGIN IMMEDIATE), so any number of workers may open the same database at once.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,24 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch a new database file to WAL (the mode is stored in the file: once is enough).
+
+    The switch needs an exclusive lock and SQLite does not always call the busy handler for it,
+    so processes opening a fresh database together can get "database is locked": retry briefly.
+    """
+    for attempt in range(50):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
 def _sqlite_events(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -148,7 +167,7 @@ def _sqlite_events(engine: Engine, *, wal: bool) -> None:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

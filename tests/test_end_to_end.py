@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import SmtpServer, write_config
+from tests.configfile import write_config
 from tests.httpsite import HttpSite
 from tests.newsite import story
+from tests.smtpd import SmtpServer
 
 NEWSMON = Path(sys.executable).parent / "newsmon"
 

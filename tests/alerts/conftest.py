@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,14 +15,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.delivery import SmtpSettings
 from alerts.digest import Digest, DigestItem, compose_digest
+from tests.smtpd import free_port
 
 USERNAME, PASSWORD = "newsmon", "s3cret"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
+from tests.configfile import write_config
 from tests.httpsite import HttpSite
 from tests.newsite import feed_urls, story
 
