@@ -198,7 +198,7 @@ def _digest(settings: Settings, corpus: Corpus, watch_name: str | None, dry_run:
             outcome = send_watch_digest(settings, corpus, watch, dry_run=dry_run)
         except DeliveryError as exc:
             raise _fail(f"{watch.name}: digest not delivered (kept pending): {exc}") from None
-        out.print(digest_line(outcome), highlight=False)
+        out.print(digest_line(outcome), highlight=False, soft_wrap=True)
 
 
 WatchOption = Annotated[str | None, typer.Option("--watch", "-w", help="Only this watch.")]
