@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from storage.repository import open_corpus
 
 from flows.processor import DigestOutcome, send_watch_digest
 from flows.report import artifact_key, digest_line
 from flows.settings import load_settings
+from storage.repository import open_corpus
 
 
 @flow(name="send-digest")

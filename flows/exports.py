@@ -6,9 +6,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from storage.repository import Corpus
-
 from extractors.urls import url_key
+from storage.repository import Corpus
 
 
 def _iso(value: datetime | None) -> str | None:

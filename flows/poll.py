@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from storage.repository import Corpus, open_corpus
 
 from extractors.records import FeedEntry, FeedPoll
 from flows.processor import BatchResult, PollSummary, ingest_entries, poll_watch, poll_watch_feeds
 from flows.report import artifact_key, poll_markdown
 from flows.settings import Settings, load_settings
+from storage.repository import Corpus, open_corpus
 
 
 # NO_CACHE: the inputs hold a live database handle, which cannot (and must not) be hashed.
