@@ -8,7 +8,6 @@ database or SMTP server, or a malformed input file.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import sys
@@ -23,11 +22,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from alerts.delivery import DeliveryError, check_smtp
-from extractors.article import ExtractionError, extract_article
+from extractors.article import ExtractionError, extract_saved_page
 from extractors.relevance import Query, QuerySyntaxError
+from flows.delivery import smtp_settings
 from flows.exports import export_jsonl, export_seeds
 from flows.imports import InputError, import_seeds, ingest_jsonl, seed_folder
-from flows.processor import PollSummary, poll_watch, send_watch_digest, smtp_settings
+from flows.processor import (
+    PollSummary,
+    digest_if_immediate,
+    poll_watch,
+    send_watch_digest,
+)
 from flows.report import digest_line
 from flows.settings import ConfigError, Settings, load_settings
 from storage.repository import Corpus, DatabaseError, open_corpus
@@ -110,11 +115,10 @@ def _corpus(settings: Settings) -> Iterator[Corpus]:
 
 
 def _check_smtp(settings: Settings) -> None:
-    smtp = smtp_settings(settings)
-    if smtp is None:
-        return
     try:
-        check_smtp(smtp)
+        smtp = smtp_settings(settings)
+        if smtp is not None:
+            check_smtp(smtp)
     except DeliveryError as exc:
         raise _fail(str(exc)) from None
 
@@ -163,6 +167,10 @@ def _poll(settings: Settings, corpus: Corpus, watch_name: str | None) -> list[Po
             )
         summaries.append(summary)
         _print_poll(summary)
+        with _delivery_errors(watch.name):
+            immediate = digest_if_immediate(settings, corpus, watch, summary)
+        if immediate:
+            out.print(digest_line(immediate), highlight=False, soft_wrap=True)
     return summaries
 
 
@@ -194,11 +202,17 @@ def _print_poll(summary: PollSummary) -> None:
 
 def _digest(settings: Settings, corpus: Corpus, watch_name: str | None, dry_run: bool) -> None:
     for watch in settings.watches(watch_name):
-        try:
+        with _delivery_errors(watch.name):
             outcome = send_watch_digest(settings, corpus, watch, dry_run=dry_run)
-        except DeliveryError as exc:
-            raise _fail(f"{watch.name}: digest not delivered (kept pending): {exc}") from None
         out.print(digest_line(outcome), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _delivery_errors(watch: str) -> Iterator[None]:
+    try:
+        yield
+    except DeliveryError as exc:
+        raise _fail(f"{watch}: digest not delivered (kept pending): {exc}") from None
 
 
 WatchOption = Annotated[str | None, typer.Option("--watch", "-w", help="Only this watch.")]
@@ -356,7 +370,7 @@ def extract(
         for path in files:
             record: dict[str, object] = {"file": str(path)}
             try:
-                article = extract_article(_read_html(path), url or path.resolve().as_uri())
+                article = extract_saved_page(path, url or path.resolve().as_uri())
             except (ExtractionError, OSError) as exc:
                 failed += 1
                 record["error"] = getattr(exc, "reason", str(exc))
@@ -387,11 +401,6 @@ def export(
     with _corpus(settings) as corpus:
         count = export_jsonl(corpus, output) if fmt == "jsonl" else export_seeds(corpus, output)
     out.print(f"exported {count} articles → {output}", highlight=False)
-
-
-def _read_html(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
 
 
 def _safe_url(url: str) -> str:

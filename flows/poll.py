@@ -13,7 +13,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from extractors.records import FeedEntry, FeedPoll
-from flows.processor import BatchResult, PollSummary, ingest_entries, poll_watch, poll_watch_feeds
+from flows.processor import (
+    BatchResult,
+    PollSummary,
+    digest_if_immediate,
+    ingest_entries,
+    poll_watch,
+    poll_watch_feeds,
+)
 from flows.report import artifact_key, poll_markdown
 from flows.settings import Settings, load_settings
 from storage.repository import Corpus, open_corpus
@@ -36,13 +43,15 @@ def ingest_batch_task(
 @flow(name="poll-feeds")
 def poll_feeds(watch: str, config: str | None = None) -> PollSummary:
     settings = load_settings(config)
+    watch_settings = settings.get_watch(watch)
     with open_corpus(settings.database_url) as corpus:
         summary = poll_watch(
             settings,
             corpus,
-            settings.get_watch(watch),
+            watch_settings,
             poll_step=poll_feeds_task,
             batch_step=ingest_batch_task,
         )
+        digest_if_immediate(settings, corpus, watch_settings, summary)
     create_markdown_artifact(poll_markdown(summary), key=artifact_key("poll", watch))
     return summary

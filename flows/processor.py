@@ -16,17 +16,20 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import make_msgid
 
-from alerts.delivery import SmtpSettings, send_smtp, write_outbox
-from alerts.digest import DigestItem, compose_digest, excerpt
+from alerts.delivery import DeliveryError
+from alerts.digest import Digest, DigestItem, compose_digest, excerpt, sender_domain
+from alerts.notify import StoryLine, story_list
 from extractors.article import ExtractionError, extract_article
 from extractors.cleantext import render_document
 from extractors.feeds import poll_feeds
 from extractors.http import FetchError, fetch_pages
 from extractors.records import Article, FeedEntry, FeedPoll, FetchResult, RelevanceMatch
 from extractors.relevance import match_article
+from flows.delivery import deliver, notify_channels
 from flows.settings import Settings, WatchSettings
-from storage.repository import Corpus
+from storage.repository import ArticleRecord, Corpus, DigestRecord
 
 log = logging.getLogger("newsmon")
 
@@ -282,35 +285,11 @@ def poll_watch(
 @dataclass(frozen=True)
 class DigestOutcome:
     watch: str
-    status: str  # sent | resent | nothing_new | dry_run
+    status: str  # sent | resent | sent_empty | nothing_new | dry_run
     items: int = 0
     message_id: str | None = None
     delivered_to: str | None = None  # "smtp host:port" or the outbox file
     subject: str | None = None
-
-
-def smtp_settings(settings: Settings) -> SmtpSettings | None:
-    email = settings.email
-    if not email.host:
-        return None
-    return SmtpSettings(
-        host=email.host,
-        port=email.port,
-        security=email.security,
-        username=email.username,
-        password=email.password,
-        timeout=settings.fetch.timeout,
-    )
-
-
-def deliver(settings: Settings, message: bytes, message_id: str, recipients: Sequence[str]) -> str:
-    """Send by SMTP when a host is configured, else write to the outbox; say where it went."""
-    smtp = smtp_settings(settings)
-    if smtp is None:
-        name = message_id.strip("<>").replace("@", "_at_") + ".eml"
-        return str(write_outbox(message, settings.outbox, name))
-    send_smtp(message, sender=settings.email.sender, recipients=recipients, settings=smtp)
-    return f"smtp {smtp.host}:{smtp.port}"
 
 
 def feed_health_notes(corpus: Corpus, watch: WatchSettings) -> list[str]:
@@ -333,12 +312,12 @@ def send_watch_digest(
     """Deliver what the watch has not received yet, exactly once.
 
     A digest left pending by a crash is re-sent first, byte for byte (same Message-ID, same
-    items); only then is a new digest composed from what is still undelivered.
+    items); only then is a new digest composed from what is still undelivered. The digest is
+    recorded (pending, with its items) before it is sent and marked sent after.
     """
     pending = None if dry_run else corpus.pending_digest(watch.name)
     if pending is not None:
-        where = deliver(settings, pending.message, pending.message_id, pending.recipients)
-        corpus.mark_digest_sent(pending.id)
+        where = _deliver_recorded(settings, corpus, watch, pending)
         return DigestOutcome(
             watch.name,
             "resent",
@@ -347,34 +326,17 @@ def send_watch_digest(
             where,
             pending.subject,
         )
+    now = now or datetime.now(UTC)
     records = [r for r in corpus.undelivered(watch.name) if r.source != "seed"]
     if not records:
+        if watch.send_empty and not dry_run:
+            return _send_nothing_new(settings, corpus, watch, now)
         return DigestOutcome(watch.name, "nothing_new")
-    items = [
-        DigestItem(
-            article_id=r.id,
-            title=r.title,
-            url=r.url,
-            site=r.site,
-            published=r.published,
-            excerpt=excerpt(r.body),
-            matched=tuple(r.matched),
-            story_id=r.story_id,
-        )
-        for r in records
-    ]
-    digest = compose_digest(
-        watch.name,
-        items,
-        sender=settings.email.sender,
-        recipients=watch.recipients,
-        now=now or datetime.now(UTC),
-        footer_notes=feed_health_notes(corpus, watch),
-    )
+    digest = _compose(settings, corpus, watch, [digest_item(r) for r in records], now)
     message = digest.message.as_bytes()
     if dry_run:
         return DigestOutcome(
-            watch.name, "dry_run", len(items), digest.message_id, None, digest.subject
+            watch.name, "dry_run", len(digest.items), digest.message_id, None, digest.subject
         )
     record = corpus.create_digest(
         watch.name,
@@ -382,8 +344,91 @@ def send_watch_digest(
         subject=digest.subject,
         recipients=list(watch.recipients),
         message=message,
-        article_ids=[i.article_id for i in items],
+        article_ids=[i.article_id for i in digest.items],
     )
-    where = deliver(settings, message, digest.message_id, watch.recipients)
+    where = _deliver_recorded(settings, corpus, watch, record)
+    return DigestOutcome(
+        watch.name, "sent", len(digest.items), digest.message_id, where, digest.subject
+    )
+
+
+def digest_item(record: ArticleRecord) -> DigestItem:
+    return DigestItem(
+        article_id=record.id,
+        title=record.title,
+        url=record.url,
+        site=record.site,
+        published=record.published,
+        excerpt=excerpt(record.body),
+        matched=tuple(record.matched),
+        story_id=record.story_id,
+    )
+
+
+def _compose(
+    settings: Settings,
+    corpus: Corpus,
+    watch: WatchSettings,
+    items: Sequence[DigestItem],
+    now: datetime,
+) -> Digest:
+    return compose_digest(
+        watch.name,
+        items,
+        sender=settings.email.sender,
+        recipients=watch.recipients,
+        now=now,
+        footer_notes=feed_health_notes(corpus, watch),
+    )
+
+
+def _deliver_recorded(
+    settings: Settings, corpus: Corpus, watch: WatchSettings, record: DigestRecord
+) -> str:
+    """Send a recorded digest, tell the Apprise channels, then mark it sent.
+
+    A failure is written on the record and raised; the digest stays pending for the next run.
+    """
+    try:
+        where = deliver(settings, record.message, record.message_id, record.recipients)
+    except DeliveryError as exc:
+        corpus.record_digest_error(record.id, str(exc))
+        raise
+    if watch.notify:
+        articles = [corpus.get_article(i) for i in record.article_ids]
+        notify_channels(watch.notify, record.subject, story_list(story_lines(articles)))
     corpus.mark_digest_sent(record.id)
-    return DigestOutcome(watch.name, "sent", len(items), digest.message_id, where, digest.subject)
+    return where
+
+
+def story_lines(records: Sequence[ArticleRecord]) -> list[StoryLine]:
+    """One line per story (or per article without a story), biggest stories first."""
+    groups: dict[object, list[ArticleRecord]] = {}
+    for r in records:
+        groups.setdefault(r.story_id if r.story_id is not None else ("article", r.id), []).append(r)
+    ordered = sorted(groups.values(), key=len, reverse=True)  # stable: arrival order within size
+    return [StoryLine(g[0].title, g[0].url, g[0].site, len(g)) for g in ordered]
+
+
+def _send_nothing_new(
+    settings: Settings, corpus: Corpus, watch: WatchSettings, now: datetime
+) -> DigestOutcome:
+    """The short "nothing new" mail of a watch with send_empty = true.
+
+    It carries no items, so there is nothing to deliver twice and it is not recorded; its
+    Message-ID is fresh (an item-derived one would be the same every day).
+    """
+    digest = _compose(settings, corpus, watch, [], now)
+    message_id = make_msgid("nothing-new", domain=sender_domain(settings.email.sender))
+    digest.message.replace_header("Message-ID", message_id)
+    where = deliver(settings, digest.message.as_bytes(), message_id, watch.recipients)
+    return DigestOutcome(watch.name, "sent_empty", 0, message_id, where, digest.subject)
+
+
+def digest_if_immediate(
+    settings: Settings, corpus: Corpus, watch: WatchSettings, summary: PollSummary
+) -> DigestOutcome | None:
+    """For a watch with frequency = "immediate": the digest right after a poll found news."""
+    if watch.frequency != "immediate" or summary.relevant == 0:
+        return None
+    return send_watch_digest(settings, corpus, watch)

@@ -37,6 +37,8 @@ def poll_markdown(summary: PollSummary) -> str:
 def digest_line(outcome: DigestOutcome) -> str:
     if outcome.status == "nothing_new":
         return f"{outcome.watch}: nothing new, no digest sent"
+    if outcome.status == "sent_empty":
+        return f"{outcome.watch}: nothing new; sent a short note (send_empty = true)"
     verb = {"sent": "sent", "resent": "re-sent pending", "dry_run": "would send"}[outcome.status]
     where = f" → {outcome.delivered_to}" if outcome.delivered_to else ""
     return f"{outcome.watch}: {verb} digest of {outcome.items} articles ({outcome.subject}){where}"

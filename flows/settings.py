@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from extractors.records import FetchLimits
 from extractors.relevance import Query, QuerySyntaxError
@@ -31,6 +38,12 @@ class ConfigError(Exception):
         where = f"{path}:{line}" if line else str(path)
         super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
         self.path, self.line, self.key, self.reason = path, line, key, reason
+
+
+def _redact(url: str) -> str:
+    """An Apprise URL without its secrets (tokens sit in the user, password and path)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://…" if rest else url
 
 
 def _email_address(value: str) -> str:
@@ -72,6 +85,12 @@ class EmailSettings(_Section):
     password_env: str = "NEWSMON_SMTP_PASSWORD"
     sender: str = "newsmon@localhost"
     outbox: str = "outbox"
+    # Instead of host/port/username/password: a prefect-email EmailServerCredentials block.
+    credentials_block: str = ""
+    # Instead of password_env: the name of a Prefect Secret block holding the password.
+    password_secret: str = ""
+    retries: int = Field(3, ge=0)  # further attempts after a 4xx reply or a network error
+    retry_backoff: float = Field(2.0, ge=0)  # seconds before the first retry, doubled each time
 
     @field_validator("sender")
     @classmethod
@@ -79,18 +98,46 @@ class EmailSettings(_Section):
         return _email_address(value)
 
     @property
-    def password(self) -> str:
-        return os.environ.get(self.password_env, "") if self.password_env else ""
+    def configured(self) -> bool:
+        """Whether digests go out by SMTP (else to the outbox folder)."""
+        return bool(self.host or self.credentials_block)
+
+
+# The digest schedule when the watch does not give one.
+DEFAULT_DIGEST_CRON = {"daily": "0 7 * * *", "weekly": "0 7 * * 1", "immediate": "0 7 * * *"}
 
 
 class WatchSettings(_Section):
     name: str
     query: str
+    title: str = ""  # shown in subjects; default: the name, humanised
     feeds: list[str] = []
     recipients: list[str] = []
+    notify: list[str] = []  # Apprise URLs (tgram://…, slack://…) that get a short story list
+    # immediate: a digest after every poll that found something new, besides the schedule.
+    frequency: Literal["daily", "weekly", "immediate"] = "daily"
+    send_empty: bool = False  # a short "nothing new" mail when there is nothing new
     poll: str = "*/15 * * * *"
-    digest: str = "0 7 * * *"
+    digest: str = ""  # cron; default from `frequency`
     timezone: str = "UTC"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _digest_from_frequency(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("digest"):
+            frequency = data.get("frequency", "daily")
+            data = {**data, "digest": DEFAULT_DIGEST_CRON.get(frequency, "0 7 * * *")}
+        return data
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_are_apprise_urls(cls, value: list[str]) -> list[str]:
+        import apprise
+
+        for url in value:
+            if not apprise.Apprise().add(url):
+                raise ValueError(f"{_redact(url)!r} is not an Apprise URL newsmon can use")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -19,6 +19,7 @@ def write_config(
     smtp: SmtpServer | None = None,
     database_url: str | None = None,
     extra_watch: str = "",
+    extra_email: str = "",
 ) -> Path:
     """A newsmon.toml for tests: the data in `folder`, loopback 127.0.0.1 allowed."""
     feed_list = ", ".join(f'"{u}"' for u in feeds)
@@ -42,6 +43,8 @@ port = {port}
 security = "none"
 sender = "newsmon@test.example"
 outbox = "outbox"
+retry_backoff = 0.05
+{extra_email}
 
 [[watch]]
 name = "russia-taliban"

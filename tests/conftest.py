@@ -37,6 +37,7 @@ def smtp_server() -> Iterator[SmtpServer]:
     try:
         yield SmtpServer("127.0.0.1", port, mailbox)
     finally:
+        mailbox.release.set()  # a stalled session would keep stop() waiting
         controller.stop()
 
 

@@ -33,6 +33,8 @@ class Route:
 class SeenRequest:
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 class _Server(ThreadingHTTPServer):
@@ -110,9 +112,20 @@ class HttpSite:
             def log_message(self, format: str, *args: object) -> None:  # quiet test output
                 pass
 
+            def do_POST(self) -> None:
+                # Webhook targets (Apprise's json://): record the body, answer from the routes.
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                self._serve("POST", body)
+
             def do_GET(self) -> None:
+                self._serve("GET", b"")
+
+            def _serve(self, method: str, body: bytes) -> None:
                 site.requests.append(
-                    SeenRequest(self.path, {k.lower(): v for k, v in self.headers.items()})
+                    SeenRequest(
+                        self.path, {k.lower(): v for k, v in self.headers.items()}, method, body
+                    )
                 )
                 entry = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
                 route = entry() if callable(entry) else entry
