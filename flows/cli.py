@@ -230,9 +230,32 @@ def poll(watch: WatchOption = None) -> None:
 def digest(
     watch: WatchOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compose, do not send.")] = False,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Write the HTML that would be sent to <preview-dir>/digest-<watch>.html and "
+            "print its path; record and send nothing.",
+        ),
+    ] = False,
+    preview_dir: Annotated[
+        Path, typer.Option("--preview-dir", help="Folder of the --preview files.")
+    ] = Path("build"),
 ) -> None:
     """Send each watch's digest of what it has not received yet."""
     settings = _settings()
+    if preview:
+        from alerts.preview import preview_path, write_preview
+
+        with _corpus(settings) as corpus:
+            for each in settings.watches(watch):
+                outcome = send_watch_digest(settings, corpus, each, dry_run=True)
+                if outcome.html is None:
+                    out.print(digest_line(outcome), highlight=False, soft_wrap=True)
+                    continue
+                path = write_preview(outcome.html, preview_path(each.name, preview_dir))
+                out.print(str(path), highlight=False, soft_wrap=True)
+        return
     if not dry_run:
         _check_smtp(settings)
     with _corpus(settings) as corpus:

@@ -16,5 +16,7 @@ def send_digest(watch: str, config: str | None = None) -> DigestOutcome:
     settings = load_settings(config)
     with open_corpus(settings.database_url) as corpus:
         outcome = send_watch_digest(settings, corpus, settings.get_watch(watch))
-    create_markdown_artifact(digest_line(outcome), key=artifact_key("digest", watch))
+    # The artifact shows the digest itself when one was composed, else what happened.
+    markdown = outcome.markdown or digest_line(outcome)
+    create_markdown_artifact(markdown, key=artifact_key("digest", watch))
     return outcome

@@ -19,7 +19,14 @@ from datetime import UTC, datetime
 from email.utils import make_msgid
 
 from alerts.delivery import DeliveryError
-from alerts.digest import Digest, DigestItem, compose_digest, excerpt, sender_domain
+from alerts.digest import (
+    Digest,
+    DigestItem,
+    compose_digest,
+    digest_markdown,
+    excerpt,
+    sender_domain,
+)
 from alerts.notify import StoryLine, story_list
 from extractors.article import ExtractionError, extract_article
 from extractors.cleantext import render_document
@@ -290,6 +297,8 @@ class DigestOutcome:
     message_id: str | None = None
     delivered_to: str | None = None  # "smtp host:port" or the outbox file
     subject: str | None = None
+    html: str | None = None  # the HTML part that would be sent (dry runs only)
+    markdown: str | None = None  # the digest as Markdown (new digests and dry runs)
 
 
 def feed_health_notes(corpus: Corpus, watch: WatchSettings) -> list[str]:
@@ -336,7 +345,14 @@ def send_watch_digest(
     message = digest.message.as_bytes()
     if dry_run:
         return DigestOutcome(
-            watch.name, "dry_run", len(digest.items), digest.message_id, None, digest.subject
+            watch.name,
+            "dry_run",
+            len(digest.items),
+            digest.message_id,
+            None,
+            digest.subject,
+            html=digest.html,
+            markdown=digest_markdown(digest),
         )
     record = corpus.create_digest(
         watch.name,
@@ -348,7 +364,13 @@ def send_watch_digest(
     )
     where = _deliver_recorded(settings, corpus, watch, record)
     return DigestOutcome(
-        watch.name, "sent", len(digest.items), digest.message_id, where, digest.subject
+        watch.name,
+        "sent",
+        len(digest.items),
+        digest.message_id,
+        where,
+        digest.subject,
+        markdown=digest_markdown(digest),
     )
 
 
@@ -379,6 +401,7 @@ def _compose(
         recipients=watch.recipients,
         now=now,
         footer_notes=feed_health_notes(corpus, watch),
+        title=watch.title or None,
     )
 
 

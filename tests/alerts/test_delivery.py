@@ -61,9 +61,7 @@ def test_send_digest_over_smtp(smtp_server, sample_digest, sample_items):
     message = parse(received.data)
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    assert message["Subject"] == (
-        "newsmon · russia-taliban: 3 new articles in 2 stories — 23 Nov 2026"
-    )
+    assert message["Subject"] == "Russia–Taliban: 1 story, 3 articles — 23 Nov"
     assert message["From"] == "newsmon <alerts@news.example.org>"
     assert message["To"] == "analyst@example.com, desk@example.net"
     assert message["Message-ID"] == sample_digest.message_id
@@ -82,9 +80,10 @@ def test_send_digest_over_smtp(smtp_server, sample_digest, sample_items):
     # The hostile title is escaped in HTML and left alone in the text part.
     assert "<script>" not in html and "&lt;script&gt;alert(" in html
     assert "<script>alert('x')</script>" in text
-    # Story 70's two articles are one entry listing both sources.
-    assert re.findall(r"^\d+\. ", text, flags=re.MULTILINE) == ["1. ", "2. "]
-    story = text.split("\n2. ")[0]
+    # Story 70's two articles are one entry listing both sources; the single article follows
+    # in the compact "Also matched" list.
+    assert re.findall(r"^\d+\. ", text, flags=re.MULTILINE) == ["1. "]
+    story = text.split("\nAlso matched\n")[0]
     assert "News One" in story and "Wire Two" in story and "2 sources" in story
     assert "Feed https://feeds.example/rss failing: HTTP 404" in html
 

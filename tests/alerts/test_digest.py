@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 import pytest
 
 from alerts.digest import (
+    FULL_SINGLETONS,
     DigestItem,
     compose_digest,
+    digest_markdown,
     excerpt,
     group_entries,
     make_message_id,
     sender_domain,
     template_environment,
+    watch_title,
 )
 
 NOW = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
@@ -146,19 +149,52 @@ def test_digest_headers_and_structure(sample_digest):
     assert types == ["text/plain", "text/html"]
     assert message["From"] == SENDER
     assert message["To"] == "analyst@example.com, desk@example.net"
-    assert message["Subject"] == (
-        "newsmon · russia-taliban: 3 new articles in 2 stories — 23 Nov 2026"
-    )
+    assert message["Subject"] == "Russia–Taliban: 1 story, 3 articles — 23 Nov"
     assert message["Subject"] == sample_digest.subject
     assert message["Date"].datetime == NOW
     assert message["Message-ID"] == sample_digest.message_id
+    assert message["List-Unsubscribe"].strip() == (
+        "<mailto:alerts@news.example.org?subject=unsubscribe%20russia-taliban>"
+    )
+    assert "List-Unsubscribe-Post" not in message  # only for an https unsubscribe URL
     assert sample_digest.recipients == ("analyst@example.com", "desk@example.net")
 
 
 def test_subject_without_stories(make_item):
     digest = compose([make_item(1), make_item(2), make_item(3)])
-    assert digest.subject == "newsmon · russia-taliban: 3 new articles — 23 Nov 2026"
-    assert compose([make_item(1)]).subject.endswith(": 1 new article — 23 Nov 2026")
+    assert digest.subject == "Russia–Taliban: 3 articles — 23 Nov"
+    assert compose([make_item(1)]).subject == "Russia–Taliban: 1 article — 23 Nov"
+
+
+def test_subject_counts_only_real_stories(make_item):
+    items = [make_item(1, story_id=7), make_item(2, story_id=7), make_item(3)]
+    assert compose(items).subject == "Russia–Taliban: 1 story, 3 articles — 23 Nov"
+    items += [make_item(4, story_id=8), make_item(5, story_id=8), make_item(6, story_id=9)]
+    assert compose(items).subject == "Russia–Taliban: 2 stories, 6 articles — 23 Nov"
+
+
+def test_subject_title_is_given_or_the_humanised_watch_name(make_item):
+    assert watch_title("russia-taliban") == "Russia–Taliban"
+    assert watch_title("china_us trade") == "China–Us–Trade"
+    assert watch_title("Kabul") == "Kabul"
+    digest = compose([make_item(1)], title="Russia & the Taliban")
+    assert digest.subject == "Russia & the Taliban: 1 article — 23 Nov"
+    text, html = parts(digest.message)
+    assert text.startswith("Russia & the Taliban — newsmon digest\n")
+    assert "Russia &amp; the Taliban</h1>" in html
+
+
+def test_subject_is_utf8_encoded_in_the_header(make_item):
+    data = compose([make_item(1)]).message.as_bytes()
+    subject = re.search(rb"^Subject: (.+?)\r\n(?! )", data, flags=re.MULTILINE | re.DOTALL)
+    assert subject and subject.group(1).startswith(b"=?utf-8?")
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert parsed["Subject"] == "Russia–Taliban: 1 article — 23 Nov"
+
+
+def test_no_unsubscribe_header_without_a_sender_address(make_item):
+    digest = compose([make_item(1)], sender="newsmon")
+    assert "List-Unsubscribe" not in digest.message
 
 
 def test_every_item_is_in_both_parts(sample_digest, sample_items):
@@ -169,8 +205,9 @@ def test_every_item_is_in_both_parts(sample_digest, sample_items):
         assert item.site in text and item.site in html
     assert "Taliban delegation in Kazan" in text and "Taliban delegation in Kazan" in html
     assert "Moscow keeps aid flowing to Kabul" in text and "Moscow keeps aid flowing" in html
-    assert "Excerpt of article 3." in text and "Excerpt of article 3." in html
+    assert "Excerpt of article 1." in text and "Excerpt of article 1." in html
     assert "22 Nov 2026" in text and "22 Nov 2026" in html
+    assert "22 Nov 18:00" in text and "22 Nov 18:00" in html  # the time of each source
     assert "matched: Russia, Taliban" in text and "matched: Russia, Taliban" in html
     assert "matched: Russia\n" in text
 
@@ -193,14 +230,17 @@ def test_template_autoescape_is_on_for_html_only():
 def test_items_of_one_story_make_one_entry_with_both_sources(sample_digest):
     text, html = parts(sample_digest.message)
     numbered = re.findall(r"^(\d+)\. (.+)$", text, flags=re.MULTILINE)
-    assert [n for n, _ in numbered] == ["1", "2"]
+    assert [n for n, _ in numbered] == ["1"]
     assert numbered[0][1].startswith("Russia hosts <script>")
-    assert numbered[1][1] == "Moscow keeps aid flowing to Kabul"
-    story = text.split("\n2. ")[0]
+    story, also = text.split("\nAlso matched\n")
     assert "2 sources" in story
     assert "News One" in story and "Wire Two" in story
     assert "https://site2.example/news/2" in story
     assert html.count("2 sources") == 1
+    # The single article: one compact line after the stories, without its excerpt.
+    assert also.startswith("------------\n- Moscow keeps aid flowing to Kabul · Paper Three · ")
+    assert "Excerpt of article 3." not in text and "Excerpt of article 3." not in html
+    assert html.index("Also matched") > html.index("Wire Two")
 
 
 def test_group_entries_keeps_input_order_and_merges_matched(make_item):
@@ -265,3 +305,174 @@ def test_digest_item_is_frozen(make_item):
     with pytest.raises(AttributeError):
         make_item(1).title = "x"  # type: ignore[misc]
     assert isinstance(make_item(1), DigestItem)
+
+
+# --- stories, updates and the compact list ---------------------------------------------------
+
+
+def at(hour: int) -> datetime:
+    return datetime(2026, 11, 22, hour, 0, tzinfo=UTC)
+
+
+def test_stories_are_ordered_by_size_then_recency(make_item):
+    items = [
+        make_item(1, published=at(9)),  # single, older
+        make_item(2, story_id=20, published=at(8)),
+        make_item(3, story_id=20, published=at(10)),
+        make_item(4, story_id=30, published=at(7)),
+        make_item(5, story_id=30, published=at(8)),
+        make_item(6, story_id=30, published=at(6)),
+        make_item(7, story_id=40, published=at(11)),
+        make_item(8, story_id=40, published=at(12)),
+        make_item(9, published=at(15)),  # single, newer
+        make_item(10, published=None),  # single, undated: last
+    ]
+    digest = compose(items)
+    layout = digest.layout
+    # 3 sources first; then the two 2-source stories, the one with the latest source first.
+    assert [e.story_id for e in layout.entries] == [30, 40, 20]
+    assert [e.sources[0].article_id for e in layout.also] == [9, 1, 10]
+    # The lead (first in the input) comes first, the other sources oldest first.
+    assert [s.article_id for s in layout.entries[0].sources] == [4, 6, 5]
+    assert digest.subject == "Russia–Taliban: 3 stories, 10 articles — 23 Nov"
+    text, _ = parts(digest.message)
+    assert text.index("Article 4") < text.index("Article 7") < text.index("Article 2")
+
+
+def test_singletons_only_are_shown_in_full(make_item):
+    digest = compose([make_item(1), make_item(2, published=at(20))])
+    text, html = parts(digest.message)
+    assert [e.sources[0].article_id for e in digest.layout.entries] == [2, 1]
+    assert digest.layout.also == ()
+    assert "Also matched" not in text and "Also matched" not in html
+    assert re.findall(r"^(\d+)\. (.+)$", text, flags=re.MULTILINE) == [
+        ("1", "Article 2"),
+        ("2", "Article 1"),
+    ]
+    for part in (text, html):
+        assert "Excerpt of article 1." in part and "Excerpt of article 2." in part
+        assert "Site 1 · 22 Nov 2026" in part
+        assert "sources" not in part
+
+
+def test_many_singletons_overflow_into_the_compact_list(make_item):
+    items = [make_item(n, published=at(n)) for n in range(1, FULL_SINGLETONS + 4)]
+    digest = compose(items)
+    assert len(digest.layout.entries) == FULL_SINGLETONS
+    assert len(digest.layout.also) == 3
+    text, html = parts(digest.message)
+    assert "\nAlso matched\n------------\n" in text and ">Also matched</div>" in html
+    assert "Excerpt of article 1." not in text  # the oldest are compact
+
+
+def test_a_story_delivered_before_comes_back_as_an_update(make_item):
+    items = [
+        make_item(1, story_id=5, title="Original", previously_delivered=True),
+        make_item(2, story_id=5, published=at(20)),
+        make_item(3, story_id=5, published=at(21)),
+        make_item(4, story_id=6, previously_delivered=True),  # nothing new: not shown
+        make_item(5),
+    ]
+    digest = compose(items)
+    (entry,) = digest.layout.entries
+    assert entry.is_update and entry.title == "Original"
+    assert [s.article_id for s in entry.new_sources] == [2, 3]
+    assert [i.article_id for i in digest.items] == [2, 3, 5]  # what this digest delivers
+    assert digest.message_id == make_message_id("russia-taliban", [2, 3, 5], "news.example.org")
+    assert digest.subject == "Russia–Taliban: 1 story, 3 articles — 23 Nov"
+    text, html = parts(digest.message)
+    for part in (text, html):
+        assert "3 sources" in part and "new since last digest: 2 sources" in part
+        assert "Article 4" not in part
+    assert "Article 2 (new)" in text
+    fresh = compose([make_item(1, story_id=5), make_item(2, story_id=5)])
+    assert "new since" not in parts(fresh.message)[0]
+
+
+def test_a_story_without_dates_or_sites_still_renders(make_item):
+    items = [
+        make_item(1, story_id=3, site=None, published=None, url="https://www.paper.example/a"),
+        make_item(2, story_id=3, site=None, published=None, excerpt=""),
+    ]
+    text, html = parts(compose(items).message)
+    for part in (text, html):
+        assert "paper.example" in part and "site2.example" in part  # outlet from the URL
+        assert "2 sources" in part
+
+
+# --- what mail clients need ------------------------------------------------------------------
+
+
+def test_html_is_built_for_mail_clients(sample_digest):
+    _, html = parts(sample_digest.message)
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert '<meta name="supported-color-schemes" content="light dark">' in html
+    assert "@media (prefers-color-scheme: dark)" in html
+    assert 'role="presentation"' in html and "max-width:640px" in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    # Layout is inline: the only <style> holds media queries and the color-scheme root rule.
+    style = re.search(r"<style>(.*?)</style>", html, flags=re.DOTALL).group(1)
+    outside = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*\s*\}", "", style)
+    assert re.sub(r":root \{[^}]*\}", "", outside).strip() == ""
+    # No external assets: no images, fonts, stylesheets or scripts.
+    lowered = html.lower()
+    for marker in ("<img", "<link", "<script", "@import", "url(", "src=", "@font-face"):
+        assert marker not in lowered
+    assert html.count("<table") == html.count('role="presentation"')
+    # Only links to the articles and the unsubscribe address.
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert all(h.startswith(("https://", "mailto:")) for h in hrefs)
+    assert hrefs[-1] == "mailto:alerts@news.example.org?subject=unsubscribe%20russia-taliban"
+
+
+def test_text_part_has_the_same_content(sample_digest):
+    text, html = parts(sample_digest.message)
+    layout = sample_digest.layout
+    for entry in (*layout.entries, *layout.also):
+        for source in entry.sources:
+            assert source.url in text
+            assert source.title in text
+    for note in layout.notes:
+        assert note in text and note in html
+    assert "Unsubscribe: mailto:alerts@news.example.org?subject=unsubscribe%20russia-taliban" in (
+        text
+    )
+    assert max(len(line) for line in text.splitlines()) <= 100  # wrapped, long URLs aside
+
+
+def test_empty_digest_says_so(make_item):
+    digest = compose([])
+    text, html = parts(digest.message)
+    assert digest.subject == "Russia–Taliban: no new articles — 23 Nov"
+    assert "No new articles." in text and "No new articles." in html
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def test_markdown_has_the_same_content(sample_digest, sample_items):
+    markdown = digest_markdown(sample_digest)
+    assert markdown.startswith("# Russia–Taliban\n\n**1 story, 3 articles** · 23 Nov 2026\n")
+    assert "## 1. [Russia hosts \\<script\\>alert('x')\\</script\\> Taliban & friends](" in markdown
+    assert "(<https://news-one.example/russia-taliban?id=1&ref=rss>)" in markdown
+    assert "- **Wire Two** · 22 Nov 18:00 · [Taliban delegation in Kazan](" in markdown
+    assert "## Also matched\n\n- [Moscow keeps aid flowing to Kabul](" in markdown
+    assert "*matched: Russia, Taliban*" in markdown
+    assert "## Feed and extraction health\n\n- Feed https://feeds.example/rss failing" in markdown
+
+
+def test_markdown_escapes_and_refuses_unsafe_links(make_item):
+    item = make_item(1, title="*bold* [x](javascript:alert(1))", url="javascript:alert(1)")
+    markdown = digest_markdown(compose([item]))
+    assert "\\*bold\\* \\[x\\](javascript:alert(1))" in markdown
+    assert "(<javascript" not in markdown
+    assert re.search(r"(?<!\\)\]\(", markdown) is None  # no link but escaped text
+
+
+# --- excerpt: a 2–3 sentence lead ------------------------------------------------------------
+
+
+def test_excerpt_keeps_at_most_three_sentences():
+    body = "One happened. Two followed. Three ended it. Four is extra."
+    assert excerpt(body) == "One happened. Two followed. Three ended it."
+    assert excerpt(body, max_sentences=2) == "One happened. Two followed."

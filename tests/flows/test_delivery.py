@@ -175,7 +175,7 @@ def test_apprise_channel_gets_the_story_list(tmp_path: Path) -> None:
         assert newsmon(config, "digest").returncode == 0
         (post,) = [r for r in hook.requests if r.method == "POST"]
     payload = json.loads(post.body)
-    assert "russia-taliban" in payload["title"]
+    assert "Russia–Taliban" in payload["title"]
     for n in (1, 2, 3):
         assert f"Lavrov and the Taliban, part {n}" in payload["message"]
         assert f"https://wire.example/{n}" in payload["message"]
