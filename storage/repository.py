@@ -51,7 +51,10 @@ SOURCES = ("seed", "feed", "ingest")
 # A page that failed this many times is not tried again.
 MAX_PAGE_ATTEMPTS = 3
 # LSH candidates verified per new article, those sharing the most bands first.
-MAX_NEAR_COPY_CANDIDATES = 100
+MAX_NEAR_COPY_CANDIDATES = 50
+# When an older article takes over a duplicate group, at most this many links get their
+# reason measured again (the rest say which group they are in).
+MAX_REPOINTED_REASONS = 200
 # A write that loses a race on a unique constraint is retried this many times in all.
 WRITE_ATTEMPTS = 3
 _CHUNK = 500  # values per IN (...) list
@@ -78,7 +81,8 @@ class StoredArticle:
     id: int
     is_new: bool
     duplicate_of: int | None
-    reason: str | None  # "same text as #12", "near copy of #12 (Jaccard 0.87)"
+    # "same text as #12", "near copy of #12 (Jaccard 0.87)", "91% of its text in #12"
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class ArticleRecord:
     source: str  # seed | feed | ingest
     duplicate_of: int | None
     duplicate_reason: str | None
-    similarity: float | None  # estimated Jaccard with the original (1.0 for the same text)
+    similarity: float | None  # the overlap with the original the reason names (1.0: same text)
     story_id: int | None
     watches: tuple[str, ...]  # the watches it is relevant to, sorted
     matched: tuple[str, ...]  # the query terms found (for `undelivered`: that watch's only)
@@ -394,19 +398,7 @@ class Corpus:
                 existing.id, False, existing.duplicate_of, existing.duplicate_reason
             )
 
-        duplicate_of: int | None = None
-        reason: str | None = None
-        similarity: float | None = None
-        if fingerprint.text_hash is not None:
-            duplicate_of = self._original_with_text(conn, fingerprint.text_hash)
-            if duplicate_of is not None:
-                reason, similarity = f"same text as #{duplicate_of}", 1.0
-        if duplicate_of is None and fingerprint.near_copy_candidate:
-            nearest = self._nearest_original(conn, fingerprint)
-            if nearest is not None:
-                duplicate_of, similarity = nearest
-                reason = f"near copy of #{duplicate_of} (Jaccard {similarity:.2f})"
-
+        link = self._find_original(conn, article, fingerprint)
         result = conn.execute(
             articles.insert().values(
                 url=article.url,
@@ -422,21 +414,41 @@ class Corpus:
                 source=source,
                 text_hash=fingerprint.text_hash,
                 minhash=fingerprint.signature,
-                duplicate_of=duplicate_of,
-                duplicate_reason=reason,
-                similarity=similarity,
+                duplicate_of=link.original.id if link else None,
+                duplicate_reason=link.reason if link else None,
+                similarity=link.similarity if link else None,
             )
         )
         article_id = int(result.inserted_primary_key[0])
-        if duplicate_of is None and fingerprint.band_keys:
+        if fingerprint.band_keys:
+            # Copies are indexed too: a later copy may be closer to a copy than to the original.
             conn.execute(
                 lsh_bands.insert(),
                 [{"article_id": article_id, "band": b, "key": k} for b, k in fingerprint.band_keys],
             )
+        duplicate_of = link.original.id if link else None
+        reason = link.reason if link else None
+        if link is not None and _is_older(article, link.original):
+            self._become_original(conn, article_id, article.body, link.original.id)
+            duplicate_of = reason = None
         if page is not None:
             self._store_page(conn, page, article_id, now)
         self._store_matches(conn, article_id, terms)
         return StoredArticle(article_id, True, duplicate_of, reason)
+
+    def _find_original(
+        self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
+    ) -> _Link | None:
+        """The original of the group the new article belongs to (same text, else the verified
+        near copy that overlaps it most), with the reason and the measured overlap."""
+        if fingerprint.text_hash is not None:
+            same = self._original_with_text(conn, fingerprint.text_hash)
+            if same is not None:
+                row = conn.execute(_MEMBER_COLUMNS.where(articles.c.id == same)).one()
+                return _Link(_member(row), f"same text as #{same}", 1.0)
+        if not fingerprint.near_copy_candidate:
+            return None
+        return self._nearest_original(conn, article, fingerprint)
 
     def _original_with_text(self, conn: Connection, text_hash: str) -> int | None:
         return conn.scalar(
@@ -446,9 +458,11 @@ class Corpus:
         )
 
     def _nearest_original(
-        self, conn: Connection, fingerprint: dedup.Fingerprint
-    ) -> tuple[int, float] | None:
-        """The most similar indexed original at or above the near-copy threshold, if any."""
+        self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
+    ) -> _Link | None:
+        """LSH candidates (stored band keys, full text and lead; those sharing the most bands
+        first, at most MAX_NEAR_COPY_CANDIDATES) verified on their stored bodies; the best
+        match links the article to the original of the match's group."""
         hits = sa.func.count().label("hits")
         candidates = list(
             conn.scalars(
@@ -468,17 +482,83 @@ class Corpus:
         )
         if not candidates:
             return None
-        best: tuple[int, float] | None = None
-        rows = conn.execute(
-            sa.select(articles.c.id, articles.c.minhash).where(articles.c.id.in_(candidates))
-        )
-        for article_id, signature in rows:
-            similarity = dedup.estimated_jaccard(fingerprint.signature, signature)
-            if similarity < dedup.NEAR_COPY_THRESHOLD:
+        best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
+        for row in conn.execute(_MEMBER_COLUMNS.where(articles.c.id.in_(candidates))):
+            found = dedup.overlap(article.body, row.body)
+            if not dedup.is_near_copy(found):
                 continue
-            if best is None or (similarity, -article_id) > (best[1], -best[0]):
-                best = (article_id, similarity)
-        return best
+            rank = (found.containment, found.jaccard, -row.id)
+            if best is None or rank > best[0]:
+                best = (rank, _member(row), found)
+        if best is None:
+            return None
+        _, match, found = best
+        if match.duplicate_of is None:
+            reason, similarity = dedup.describe(found, match.id)
+            return _Link(match, reason, similarity)
+        # A copy's match joins the copy's group, under its original (never under a copy).
+        row = conn.execute(_MEMBER_COLUMNS.where(articles.c.id == match.duplicate_of)).one()
+        original = _member(row)
+        to_original = dedup.overlap(article.body, original.body)
+        reason, similarity = dedup.describe(to_original, original.id)
+        if not dedup.is_near_copy(to_original):
+            reason += f", via its copy #{match.id}"
+        return _Link(original, reason, similarity)
+
+    def _become_original(
+        self, conn: Connection, article_id: int, body: str, old_original: int
+    ) -> None:
+        """The new article is older than its group's original: it becomes the original and
+        the group (the old original and its copies) points to it, each with a new reason."""
+        copies = conn.scalars(
+            sa.select(articles.c.id)
+            .where(articles.c.duplicate_of == old_original, articles.c.id != article_id)
+            .order_by(articles.c.id)
+        )
+        members = [old_original, *copies]
+        # The old original first stops being one, so the one-original-per-text index holds.
+        conn.execute(
+            articles.update()
+            .where(articles.c.duplicate_of == old_original, articles.c.id != article_id)
+            .values(duplicate_of=article_id)
+        )
+        conn.execute(
+            articles.update()
+            .where(articles.c.id == old_original)
+            .values(duplicate_of=article_id, duplicate_reason=None, similarity=None)
+        )
+        conn.execute(
+            articles.update()
+            .where(articles.c.id == article_id)
+            .values(duplicate_of=None, duplicate_reason=None, similarity=None)
+        )
+        # Reasons are measured again against the new original (a bounded number of them).
+        new_hash = dedup.text_hash(body)
+        for chunk in _chunks(members[:MAX_REPOINTED_REASONS]):
+            rows = conn.execute(
+                sa.select(articles.c.id, articles.c.body, articles.c.text_hash).where(
+                    articles.c.id.in_(chunk)
+                )
+            ).all()
+            for row in rows:
+                found = dedup.overlap(row.body, body)
+                if row.text_hash is not None and row.text_hash == new_hash:
+                    reason, similarity = f"same text as #{article_id}", 1.0
+                else:
+                    reason, similarity = dedup.describe(found, article_id)
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id == row.id)
+                    .values(duplicate_reason=reason, similarity=similarity)
+                )
+        if len(members) > MAX_REPOINTED_REASONS:
+            conn.execute(
+                articles.update()
+                .where(
+                    articles.c.id.in_(members[MAX_REPOINTED_REASONS:]),
+                )
+                .values(duplicate_reason=f"in the group of #{article_id}")
+            )
 
     def _store_page(
         self, conn: Connection, page: dict[str, Any], article_id: int, now: datetime
@@ -677,6 +757,52 @@ class Corpus:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Member:
+    """What dedup needs of a stored article."""
+
+    id: int
+    duplicate_of: int | None
+    published: datetime | None
+    site: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class _Link:
+    original: _Member
+    reason: str
+    similarity: float
+
+
+_MEMBER_COLUMNS = sa.select(
+    articles.c.id, articles.c.duplicate_of, articles.c.published, articles.c.site, articles.c.body
+)
+
+
+def _member(row: Row[Any]) -> _Member:
+    return _Member(row.id, row.duplicate_of, row.published, row.site, row.body)
+
+
+def _is_older(article: Article, original: _Member) -> bool:
+    """Whether the new article should be its group's original: published earlier, or at the
+    same time by a news agency when the original is not an agency's. When either date is
+    unknown, arrival order stands."""
+    if article.published is None or original.published is None:
+        return False
+    published = article.published
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published < original.published:
+        return True
+    return (
+        published == original.published
+        and dedup.is_wire_source(article.site)
+        and not dedup.is_wire_source(original.site)
+    )
+
 
 _ARTICLE_COLUMNS = sa.select(
     articles.c.id,

@@ -54,3 +54,37 @@ OTHER_BODY = "\n\n".join(
         "temperatures, which put more moisture into the air during the late summer months.",
     ]
 )
+
+# The wire story trimmed to its first two paragraphs by an outlet that adds its dateline.
+TRIMMED_BODY = "\n\n".join(["MOSCOW (Reuters) - " + WIRE_PARAGRAPHS[0], WIRE_PARAGRAPHS[1]])
+
+# The wire story under an outlet's share bar, byline bar and newsletter/copyright footer.
+DRESSED_BODY = "\n\n".join(
+    [
+        "Share this article: Facebook Twitter Email",
+        "Daily Herald | Updated 9:41 a.m.",
+        *WIRE_PARAGRAPHS,
+        "Sign up for our daily newsletter to get the top stories delivered to your inbox.",
+        "Copyright 2024 Daily Herald. All rights reserved. This material may not be published, "
+        "broadcast, rewritten or redistributed.",
+    ]
+)
+
+# Another outlet's own write-up of the same meeting: same facts, a shared quote, other words.
+REWRITE_BODY = "\n\n".join(
+    [
+        "Taliban officials held a third round of talks with Russia's special envoy for "
+        "Afghanistan in Moscow this week, as the Kremlin edges towards closer ties with the "
+        "government in Kabul.",
+        "According to the Russian foreign ministry, the two delegations discussed trade, "
+        "security along the northern border and the fate of a stalled gas pipeline project. "
+        "A Taliban spokesman said the two sides had agreed to set up a joint working group on "
+        "banking.",
+        "Russia has yet to recognise the Taliban formally. It removed the movement from its "
+        "list of banned organisations last year and has accepted an ambassador from Kabul.",
+        "Analysts in Moscow say the Kremlin's priority is security: it fears that militant "
+        "groups in northern Afghanistan could spread into Central Asia, where Russia keeps "
+        "troops and bases.",
+        "The envoy is expected in Kabul next month for a regional conference on Afghanistan.",
+    ]
+)

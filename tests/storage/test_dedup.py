@@ -5,17 +5,30 @@ import pytest
 from storage import dedup
 from storage.dedup import (
     BANDS,
+    CONTAINMENT_THRESHOLD,
     MIN_NEAR_COPY_WORDS,
     NEAR_COPY_THRESHOLD,
     band_keys,
+    content_words,
+    describe,
     estimated_jaccard,
     fingerprint,
+    is_near_copy,
+    is_wire_source,
     minhash_signature,
     normalise_text,
+    overlap,
     shingles,
     text_hash,
 )
-from tests.storage.stories import COPY_BODY, OTHER_BODY, WIRE_BODY
+from tests.storage.stories import (
+    COPY_BODY,
+    DRESSED_BODY,
+    OTHER_BODY,
+    REWRITE_BODY,
+    TRIMMED_BODY,
+    WIRE_BODY,
+)
 
 
 def test_normalise_text_strips_markup_punctuation_and_case() -> None:
@@ -90,10 +103,51 @@ def test_short_texts_are_never_near_copy_candidates() -> None:
     assert not fingerprint(short).near_copy_candidate
     assert fingerprint(short).text_hash == text_hash(short)
     assert fingerprint(WIRE_BODY).near_copy_candidate
-    assert len(fingerprint(WIRE_BODY).band_keys) == BANDS
+    # Full-text bands, then lead bands.
+    assert [band for band, _ in fingerprint(WIRE_BODY).band_keys] == list(range(2 * BANDS))
 
 
 def test_empty_text_has_no_hash() -> None:
     empty = fingerprint(" … ")
     assert empty.text_hash is None
     assert not empty.near_copy_candidate
+
+
+# --- content, overlap and the near-copy rule -------------------------------------------------
+
+
+def test_content_drops_edge_boilerplate_and_dateline() -> None:
+    assert content_words(DRESSED_BODY) == content_words(WIRE_BODY)
+    assert content_words(TRIMMED_BODY)[:4] == ["russia", "s", "special", "envoy"]
+    # Prose that merely mentions a copyright is kept: only edge lines are looked at.
+    body = f"Copyright lawyers said nothing.\n\n{WIRE_BODY}"
+    assert content_words(body)[:2] == ["copyright", "lawyers"]
+
+
+def test_trimmed_copy_is_contained_in_its_original() -> None:
+    found = overlap(TRIMMED_BODY, WIRE_BODY)
+    assert found.first_is_smaller and found.containment > 0.95
+    assert found.jaccard < NEAR_COPY_THRESHOLD  # the trim halves the Jaccard...
+    assert is_near_copy(found)  # ...containment and the shared lead still find it
+    assert describe(found, 12) == (f"{found.containment:.0%} of its text in #12", found.containment)
+    reverse = overlap(WIRE_BODY, TRIMMED_BODY)
+    assert describe(reverse, 12)[0] == f"holds {reverse.containment:.0%} of #12"
+
+
+def test_dressed_copy_is_the_same_content() -> None:
+    found = overlap(DRESSED_BODY, WIRE_BODY)
+    assert found.jaccard == 1.0 and is_near_copy(found)
+    assert describe(found, 7) == ("near copy of #7 (Jaccard 1.00)", 1.0)
+
+
+def test_two_write_ups_of_one_event_are_not_near_copies() -> None:
+    found = overlap(REWRITE_BODY, WIRE_BODY)
+    assert 0 < found.containment < CONTAINMENT_THRESHOLD
+    assert not is_near_copy(found)
+    assert not is_near_copy(overlap(OTHER_BODY, WIRE_BODY))
+
+
+def test_wire_sources() -> None:
+    assert is_wire_source("Reuters") and is_wire_source("The Associated Press")
+    assert is_wire_source("AFP") and not is_wire_source("Daily Herald")
+    assert not is_wire_source(None) and not is_wire_source("Apple Insider")

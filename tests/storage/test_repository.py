@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
 from extractors.records import Article, FeedPoll, RelevanceMatch
 from extractors.urls import canonical_url
 from storage import dedup
+from storage.database import MIGRATIONS, create_engine
 from storage.repository import (
     Corpus,
     DatabaseError,
@@ -22,7 +25,14 @@ from storage.repository import (
     open_corpus,
 )
 from storage.schema import articles, lsh_bands, metadata, pages
-from tests.storage.stories import COPY_BODY, OTHER_BODY, WIRE_BODY
+from tests.storage.stories import (
+    COPY_BODY,
+    DRESSED_BODY,
+    OTHER_BODY,
+    REWRITE_BODY,
+    TRIMMED_BODY,
+    WIRE_BODY,
+)
 
 WATCH = "russia-taliban"
 
@@ -60,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0001"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -155,10 +165,12 @@ def test_near_copy_is_linked_to_its_original(corpus: Corpus) -> None:
     assert copy.reason is not None
     found = re.fullmatch(rf"near copy of #{original.id} \(Jaccard (0\.\d\d|1\.00)\)", copy.reason)
     assert found and float(found.group(1)) >= dedup.NEAR_COPY_THRESHOLD
-    # Only originals are in the LSH index.
+    assert corpus.get_article(copy.id).similarity == pytest.approx(float(found.group(1)), abs=0.01)
+    # Copies are indexed too (a later copy may be closest to a copy), full text and lead.
     with corpus.engine.connect() as conn:
-        indexed = set(conn.scalars(sa.select(lsh_bands.c.article_id).distinct()))
-    assert indexed == {original.id}
+        rows = conn.execute(sa.select(lsh_bands.c.article_id, lsh_bands.c.band)).all()
+    assert {a for a, _ in rows} == {original.id, copy.id}
+    assert len(rows) == 2 * 2 * dedup.BANDS
 
 
 def test_different_article_is_an_original(corpus: Corpus) -> None:
@@ -174,6 +186,160 @@ def test_near_copy_picks_the_most_similar_original(corpus: Corpus) -> None:
     wire = corpus.add_article(make_article("https://a.example/wire"), source="feed")
     copy = corpus.add_article(make_article("https://b.example/copy", COPY_BODY), source="feed")
     assert copy.duplicate_of == wire.id
+
+
+def test_trimmed_wire_copy_is_linked_with_its_containment(corpus: Corpus) -> None:
+    wire = corpus.add_article(make_article("https://wire.example/story"), source="feed")
+    trimmed = corpus.add_article(
+        make_article("https://paper.example/brief", TRIMMED_BODY), source="feed"
+    )
+    assert trimmed.duplicate_of == wire.id
+    assert trimmed.reason is not None
+    found = re.fullmatch(rf"(\d+)% of its text in #{wire.id}", trimmed.reason)
+    assert found and int(found.group(1)) >= 95
+    assert corpus.get_article(trimmed.id).similarity == pytest.approx(
+        int(found.group(1)) / 100, abs=0.01
+    )
+
+
+def test_copy_with_new_headline_and_footer_is_linked(corpus: Corpus) -> None:
+    wire = corpus.add_article(make_article("https://wire.example/story"), source="feed")
+    dressed = corpus.add_article(
+        make_article(
+            "https://herald.example/world/kremlin-woos-kabul",
+            DRESSED_BODY,
+            title="Kremlin rolls out the red carpet for the Taliban",
+        ),
+        source="feed",
+    )
+    assert dressed.duplicate_of == wire.id
+    assert dressed.reason == f"near copy of #{wire.id} (Jaccard 1.00)"
+
+
+def test_two_write_ups_of_one_event_are_not_linked(corpus: Corpus) -> None:
+    corpus.add_article(make_article("https://wire.example/story"), source="feed")
+    rewrite = corpus.add_article(
+        make_article("https://other.example/analysis", REWRITE_BODY), source="feed"
+    )
+    assert rewrite.duplicate_of is None and rewrite.reason is None
+
+
+def test_copy_of_a_copy_points_to_the_original(corpus: Corpus) -> None:
+    wire = corpus.add_article(make_article("https://wire.example/story"), source="feed")
+    copy = corpus.add_article(make_article("https://a.example/copy", COPY_BODY), source="feed")
+    # Closest to the copy (its dateline, edit and footer) but linked to the group's original.
+    closer = COPY_BODY.replace("the day's top stories", "the top stories of the day")
+    again = corpus.add_article(make_article("https://b.example/copy", closer), source="feed")
+    assert copy.duplicate_of == wire.id and again.duplicate_of == wire.id
+    assert again.reason is not None and f"#{wire.id}" in again.reason
+
+
+def test_copy_arriving_before_its_original_is_repointed(corpus: Corpus) -> None:
+    morning = datetime(2024, 5, 14, 9, 0, tzinfo=UTC)
+    # Two outlets' copies arrive first; the wire story, published earlier, comes last.
+    dressed = corpus.add_article(
+        make_article(
+            "https://herald.example/a", DRESSED_BODY, published=morning + timedelta(hours=2)
+        ),
+        source="feed",
+    )
+    trimmed = corpus.add_article(
+        make_article(
+            "https://paper.example/b", TRIMMED_BODY, published=morning + timedelta(hours=3)
+        ),
+        source="feed",
+    )
+    assert dressed.duplicate_of is None and trimmed.duplicate_of == dressed.id
+    wire = corpus.add_article(
+        make_article("https://wire.example/story", published=morning), source="feed"
+    )
+    assert wire.is_new and wire.duplicate_of is None and wire.reason is None
+    records = {a.id: a for a in corpus.iter_articles()}
+    assert records[wire.id].duplicate_of is None
+    assert records[dressed.id].duplicate_of == wire.id
+    assert records[dressed.id].duplicate_reason == f"near copy of #{wire.id} (Jaccard 1.00)"
+    assert records[trimmed.id].duplicate_of == wire.id
+    assert re.fullmatch(
+        rf"\d+% of its text in #{wire.id}", records[trimmed.id].duplicate_reason or ""
+    )
+    # A later copy joins the group under the wire story.
+    late = corpus.add_article(
+        make_article("https://late.example/c", COPY_BODY, published=morning + timedelta(hours=5)),
+        source="feed",
+    )
+    assert late.duplicate_of == wire.id
+
+
+def test_same_text_arriving_before_its_original_is_repointed(corpus: Corpus) -> None:
+    noon = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+    copy = corpus.add_article(
+        make_article("https://paper.example/a", published=noon + timedelta(minutes=30)),
+        source="feed",
+    )
+    original = corpus.add_article(
+        make_article("https://wire.example/a", published=noon), source="feed"
+    )
+    assert original.duplicate_of is None
+    record = corpus.get_article(copy.id)
+    assert (record.duplicate_of, record.duplicate_reason) == (
+        original.id,
+        f"same text as #{original.id}",
+    )
+
+
+def test_published_tie_goes_to_the_wire_source(corpus: Corpus) -> None:
+    noon = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+    paper = corpus.add_article(
+        make_article("https://paper.example/a", DRESSED_BODY, published=noon), source="feed"
+    )
+    wire = corpus.add_article(
+        replace(make_article("https://reuters.example/a", published=noon), site="Reuters"),
+        source="feed",
+    )
+    assert wire.duplicate_of is None
+    assert corpus.get_article(paper.id).duplicate_of == wire.id
+    # A dated article does not take over an undated original (arrival order stands).
+    undated = corpus.add_article(make_article("https://u.example/1", OTHER_BODY), source="feed")
+    dated = corpus.add_article(
+        make_article("https://u.example/2", OTHER_BODY.upper(), published=noon), source="feed"
+    )
+    assert dated.duplicate_of == undated.id
+    # An undated article never takes the group over; a later one neither.
+    for url, published in (("https://x.example/1", None), ("https://x.example/2", noon)):
+        later = corpus.add_article(make_article(url, COPY_BODY, published=published), source="feed")
+        assert later.duplicate_of == wire.id
+
+
+def test_migration_0002_reindexes_stored_articles(database_url: str) -> None:
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    with engine.begin() as conn:  # an article stored by the first scheme, original only
+        conn.execute(
+            articles.insert().values(
+                url="https://a.example/1",
+                canonical_url="https://a.example/1",
+                title="t",
+                body=WIRE_BODY,
+                text=WIRE_BODY,
+                source="feed",
+                fetched=datetime.now(UTC),
+                text_hash=dedup.text_hash(WIRE_BODY),
+                minhash=b"old" * 4,
+            )
+        )
+        conn.execute(lsh_bands.insert().values(article_id=1, band=0, key=1))
+    engine.dispose()
+    with open_corpus(database_url) as corpus:
+        with corpus.engine.connect() as conn:
+            assert conn.scalar(sa.select(articles.c.minhash)) == dedup.minhash_signature(WIRE_BODY)
+            keys = conn.execute(sa.select(lsh_bands.c.band, lsh_bands.c.key)).all()
+        assert sorted(keys) == sorted(dedup.fingerprint(WIRE_BODY).band_keys)
+        copy = corpus.add_article(make_article("https://b.example/2", TRIMMED_BODY), source="feed")
+        assert copy.duplicate_of == 1
 
 
 def test_short_texts_are_not_near_copies(corpus: Corpus) -> None:
@@ -221,7 +387,7 @@ def test_lost_race_on_the_text_resolves_to_a_duplicate(
         return answer
 
     monkeypatch.setattr(Corpus, "_original_with_text", stale_first_answer)
-    monkeypatch.setattr(Corpus, "_nearest_original", lambda self, conn, fingerprint: None)
+    monkeypatch.setattr(Corpus, "_nearest_original", lambda self, conn, article, fp: None)
     second = corpus.add_article(make_article("https://b.example/2"), source="feed")
     assert calls == [None, first.id]
     assert second.is_new and second.duplicate_of == first.id
