@@ -1,19 +1,30 @@
 """An article page (HTML) → an `Article` in the clean-text format.
 
-trafilatura finds the main text and the metadata; htmldate (through trafilatura) the date. Two
-functions hold the choices a better extractor would revisit: `_trafilatura_options` (how
-trafilatura is asked) and `clean_body` (what is done to its output). In between,
-`_render_body` turns trafilatura's XML into the clean-text body itself (links as
-``[text](absolute url)``, lists as ``- item``, headings as plain paragraphs, no emphasis
-markers or Markdown escapes).
+trafilatura finds the main text and the metadata; htmldate (through trafilatura) the date.
+The steps, in order:
+
+1. the page's markup is read for what trafilatura gets wrong on news pages in general:
+   embedded posts are lifted out of their wrappers (`extractors.embeds`), hover cards inside
+   sentences (`extractors.inline_widgets`) and other posts on the page
+   (`extractors.other_posts`) are removed;
+2. trafilatura extracts the body (`_trafilatura_options`: precision over recall);
+   `_render_body` turns its XML into clean text (links as ``[text](absolute url)``, lists as
+   ``- item``, headings as plain paragraphs, no emphasis markers or Markdown escapes);
+3. a body split over several containers gets the chunks trafilatura left out
+   (`extractors.split_body`);
+4. `clean_body` drops what is not article text: the headline, byline or date repeated at the
+   start, furniture paragraphs (`extractors.boilerplate`), repeated paragraphs.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import gzip
 import html as htmllib
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,15 +32,30 @@ from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
+from trafilatura.metadata import (
+    META_URL,
+    Document,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
 from trafilatura.utils import decode_file, load_html
 
+from extractors.boilerplate import is_furniture, without_link_runs
 from extractors.cleantext import (
     clean_author,
     normalise_body,
     parse_date_line,
     render_document,
 )
+from extractors.embeds import unwrap_embedded_posts
+from extractors.inline_widgets import drop_inline_widgets
+from extractors.other_posts import drop_other_posts
 from extractors.records import Article
+from extractors.split_body import split_body_blocks
 from extractors.urls import canonical_url
 
 
@@ -46,6 +72,19 @@ class ExtractionError(Exception):
         return (type(self), (self.url, self.reason))
 
 
+def read_saved_page(path: Path) -> bytes:
+    """The bytes of a saved page (`.html`, or gzipped `.html.gz`)."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def extract_saved_page(path: Path, url: str) -> Article:
+    """The article of a page saved to `path` (gzipped if it ends in `.gz`), fetched from `url`.
+    Raises OSError when the file cannot be read (or ungzipped), ExtractionError as
+    `extract_article`."""
+    return extract_article(read_saved_page(path), url)
+
+
 def extract_article(html: bytes | str, url: str) -> Article:
     """The article of an HTML page fetched from `url` (bytes: the charset is sniffed)."""
     text = decode_html(html) if isinstance(html, bytes) else html
@@ -60,13 +99,22 @@ def extract_article(html: bytes | str, url: str) -> Article:
     page = _PageFacts(tree, url)
     _absolutise_links(tree, page.base_url)
     try:
-        document = bare_extraction(tree, **_trafilatura_options(url))
-        found = document.body if document is not None else None
+        document = _metadata(tree, url)
+        # what the markup says before extraction: embedded posts are part of the article,
+        # hover cards inside its sentences and other posts on the page are not
+        unwrap_embedded_posts(tree)
+        drop_inline_widgets(tree)
+        drop_other_posts(tree)
+        extracted = bare_extraction(tree, **_trafilatura_options(url))
+        found = extracted.body if extracted is not None else None
         rendered = _render_body(found) if found is not None else ""
+        if rendered:
+            before, after = split_body_blocks(tree, rendered.split("\n\n"))
+            rendered = "\n\n".join([*before, rendered, *after])
     except (ValueError, TypeError, LookupError, etree.LxmlError, RecursionError) as exc:
         # one odd page must not take down a whole batch in the process pool
         raise ExtractionError(url, f"extraction failed ({type(exc).__name__})") from exc
-    if document is None or not rendered:
+    if extracted is None or not rendered:
         raise ExtractionError(url, "no article text found")
 
     site = _site_name(page.site_name) or _site_name(document.sitename) or page.host
@@ -103,11 +151,37 @@ def _trafilatura_options(url: str) -> dict[str, Any]:
         "include_links": True,
         "include_tables": True,
         "include_images": False,
-        "with_metadata": True,
-        # htmldate, markup only (meta tags, JSON-LD, <time>, URL); `_extensive_date` is the
-        # fallback that reads the text too
-        "date_extraction_params": _date_params(extensive=False),
+        "output_format": "xml",  # the body tree is all we read: no plain-text rendering
     }
+
+
+def _metadata(tree: HtmlElement, url: str) -> Document:
+    """trafilatura's metadata (`extract_metadata`) without what newsmon does not use
+    (categories, tags, licence): meta tags and JSON-LD first, then the page itself. The date
+    is htmldate's, markup only (meta tags, JSON-LD, <time>, URL); `_extensive_date` is the
+    fallback that reads the text too."""
+    metadata = examine_meta(tree)
+    if metadata.author and " " not in metadata.author:
+        metadata.author = None
+    with contextlib.suppress(Exception):  # trafilatura's JSON-LD reading has bugs
+        metadata = extract_meta_json(tree, metadata)
+    if not metadata.title:
+        metadata.title = extract_title(tree)
+    if not metadata.author:
+        metadata.author = extract_author(tree)
+    if not metadata.url:
+        metadata.url = extract_url(tree, url)
+    metadata.date = find_date(tree, **_date_params(extensive=False), url=metadata.url or url)
+    if not metadata.sitename:
+        metadata.sitename = extract_sitename(tree)
+    if metadata.sitename:
+        metadata.sitename = metadata.sitename.lstrip("@")
+        if "." not in metadata.sitename and not metadata.sitename[:1].isupper():
+            metadata.sitename = metadata.sitename.title()
+    elif metadata.url and (found := META_URL.match(metadata.url)):
+        metadata.sitename = found[1]
+    metadata.clean_and_trim()
+    return metadata
 
 
 def _date_params(*, extensive: bool) -> dict[str, Any]:
@@ -128,34 +202,12 @@ def _extensive_date(tree: HtmlElement, url: str) -> str | None:
 
 # --- what is done to its output --------------------------------------------------------------
 
-# Whole paragraphs that are page furniture, not article text (matched case-insensitively).
-_BOILERPLATE = re.compile(
-    r"^(?:advertisement|advertising|sponsored(?: content)?|ad|"
-    r"(?:read|see|show|load) (?:more|less|also|next)\b.{0,80}|continue reading.{0,80}|"
-    r"(?:share|tweet|email|print) (?:this|on|via)\b.{0,40}|share|"
-    r"(?:share|email|print) (?:the )?(?:article|story|page)\b.{0,20}|"
-    r"(?:sign up|subscribe|register)\b.*\b(?:newsletters?|inbox|updates|free)\b.*|"
-    r"subscribe(?: now| today| here)?!?|(?:get|receive) (?:our|the) .*newsletter.*|"
-    r"(?:editor'?s|editors'?|our) (?:picks?|choice)|"
-    r"related(?: stories| articles| content| news| coverage)?:?|"
-    r"recommended(?: for you| stories| articles)?:?|most (?:read|popular|viewed)|trending(?: now)?|"
-    r"follow us\b.*|click here\b.*|(?:the )?story continues below.*|skip (?:to|advert).*|"
-    r"we use cookies\b.*|this (?:site|website) uses cookies\b.*|accept (?:all )?cookies|"
-    r"(?:image|photo|picture)s?(?: credits?| source)?: .{0,60}|(?:image|photo) credits?\b.{0,60}|"
-    r"icon-[\w-]+(?: icon-[\w-]+)*|"
-    r"(?:copyright\b|©|\(c\)).{0,120}|all rights reserved\.?|"
-    r"(?:don'?t|do not) miss:?|must read:?|(?:also|read) (?:also|more):?|see also:?|"
-    r"more (?:from|on) .{0,40})$",
-    re.I,
-)
-_BOILERPLATE_MAX_WORDS = 25
 _LEFTOVER_TAG = re.compile(
     r"</?(?:p|br|div|span|strong|em|b|i|u|a|img|figure|figcaption|h[1-6]|ul|ol|li|blockquote)\b[^>]*>",
     re.I,
 )
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]{1,31});", re.I)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)\s]*\)")
 _DOUBLED_LINK = re.compile(r"(\[[^\]]+\]\([^)\s]+\))\1+")
 _WORD = re.compile(r"\w+")
 _BY_LINE = re.compile(r"^(?:written |posted |reported )?by\s+\S", re.I)
@@ -173,7 +225,7 @@ def clean_body(text: str, *, title: str = "") -> str:
     kept: list[str] = []
     seen: set[str] = set()
     for paragraph in paragraphs:
-        if not paragraph or _is_boilerplate(paragraph):
+        if not paragraph or is_furniture(paragraph):
             continue
         if not kept and _is_header_line(paragraph, title_words):
             continue  # the headline, byline or date again, above the first real paragraph
@@ -182,62 +234,44 @@ def clean_body(text: str, *, title: str = "") -> str:
             continue
         seen.add(key)
         kept.append(paragraph)
-    return normalise_body("\n\n".join(_without_link_runs(kept)))
-
-
-def _is_boilerplate(paragraph: str) -> bool:
-    if len(paragraph.split()) > _BOILERPLATE_MAX_WORDS:
-        return False
-    plain = _MD_LINK.sub(r"\1", paragraph).strip(" -•|>")
-    return bool(_BOILERPLATE.match(plain))
+    return normalise_body("\n\n".join(without_link_runs(kept)))
 
 
 def _is_header_line(paragraph: str, title_words: list[str]) -> bool:
+    """The headline (alone, or with a section kicker: "Design Week | <headline>"), a byline or
+    a date line ("Monday, 22 January 2018 at 0:13", in any language)."""
     plain = _one_line(paragraph).lstrip("#").strip()
-    if title_words and _words(plain) == title_words:
+    words = _words(plain)
+    if title_words and words == title_words:
         return True
     if "\n" in paragraph or len(plain.split()) > 15:
-        return False
+        return _holds_headline(words, title_words) and not plain.endswith((".", "!", "?"))
+    if _holds_headline(words, title_words) and not plain.endswith((".", "!", "?")):
+        return True
     if _BY_LINE.match(plain) and clean_author(plain) is not None:
         return not plain.endswith((".", "!", "?"))
-    return parse_date_line(plain) is not None
+    return parse_date_line(plain) is not None or _is_date_stamp(words)
 
 
-def _is_link_block(paragraph: str) -> bool:
-    """A paragraph or list that is nothing but links (a "related stories" block)."""
-    links = _MD_LINK.findall(paragraph)
-    if not links:
+_HEADLINE_EXTRA_WORDS = 10  # a kicker, section or site name around a repeated headline
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _holds_headline(words: list[str], title_words: list[str]) -> bool:
+    if len(title_words) < 3 or len(words) > len(title_words) + _HEADLINE_EXTRA_WORDS:
         return False
-    rest = _MD_LINK.sub("", paragraph)
-    rest = re.sub(r"(?m)^\s*- ", "", rest)
-    return len(_words(rest)) <= 2 * len(links) and len(_words(rest)) <= 6
+    return f" {' '.join(title_words)} " in f" {' '.join(words)} "
 
 
-def _without_link_runs(paragraphs: list[str]) -> list[str]:
-    """Drop runs of two or more link-only blocks, and link-only blocks ending the article."""
-    flags = [_is_link_block(p) for p in paragraphs]
-    drop = [False] * len(paragraphs)
-    i = 0
-    while i < len(paragraphs):
-        if not flags[i]:
-            i += 1
-            continue
-        j = i
-        while j < len(paragraphs) and flags[j]:
-            j += 1
-        if j - i >= 2 or j == len(paragraphs) or "\n- " in paragraphs[i]:
-            drop[i:j] = [True] * (j - i)
-        i = j
-    # a short label ("DON'T MISS", "Related:") left just above a dropped run goes with it
-    for k in range(len(paragraphs) - 1):
-        if (
-            drop[k + 1]
-            and not drop[k]
-            and len(paragraphs[k].split()) <= 4
-            and not paragraphs[k].endswith(".")
-        ):
-            drop[k] = True
-    return [p for p, dropped in zip(paragraphs, drop, strict=True) if not dropped]
+def _is_date_stamp(words: list[str]) -> bool:
+    """A short line that is mostly numbers around a year: a date and time in any language."""
+    numbers = [w for w in words if w.isdigit()]
+    return (
+        len(words) <= 10
+        and any(_YEAR.fullmatch(w) for w in numbers)
+        and len(numbers) >= 2
+        and len(numbers) * 10 >= len(words) * 3
+    )
 
 
 # --- trafilatura's XML → clean text ----------------------------------------------------------
@@ -404,6 +438,8 @@ def _first_attr(tree: HtmlElement, xpath: str, attribute: str) -> str | None:
 
 def _absolutise_links(tree: HtmlElement, base_url: str) -> None:
     """Resolve every <a href> against the page (trafilatura resolves against the host only)."""
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     for anchor in tree.iter("a"):
         href = anchor.get("href")
         if href is None:
@@ -411,6 +447,9 @@ def _absolutise_links(tree: HtmlElement, base_url: str) -> None:
         if href.startswith(("https://", "http://")):
             continue
         href = href.strip()
+        if href.startswith("/") and not href.startswith("//") and "/." not in href:
+            anchor.set("href", origin + href)  # the common case, without urljoin's cost
+            continue
         if href.startswith(("#", "javascript:", "mailto:", "tel:")) or not href:
             anchor.attrib.pop("href")
             continue
@@ -461,10 +500,14 @@ def _title(raw: str, site: str | None) -> str:
     """The headline without a trailing " | Site Name" (or " - ", " — ", " :: ")."""
     title = _one_line(raw)
     if site:
-        found = re.match(rf"^(?P<head>.+?)\s+(?:[|–—:-]|::)\s+{re.escape(site)}\s*$", title, re.I)
-        if found:
-            return found["head"]
+        wanted = site.casefold()
+        for separator in _TITLE_SEPARATOR.finditer(title):
+            if separator.start() > 0 and title[separator.end() :].casefold() == wanted:
+                return title[: separator.start()]
     return title
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[|–—:-]|::)\s+")
 
 
 def _site_name(raw: str | None) -> str | None:

@@ -264,3 +264,36 @@ def test_clean_body_keeps_prose_that_merely_starts_like_furniture() -> None:
         "Email the ministry, and nobody answers."
     )
     assert clean_body(raw, title="Talks") == raw
+
+
+def test_headline_with_a_kicker_and_a_foreign_date_line_are_dropped() -> None:
+    body = (
+        "<div class='content'><p>World | Kabul embassy reopens</p>"
+        "<p>segunda-feira, 4 de março de 2024 às 10:13</p>" + PARAGRAPHS + "</div>"
+    )
+    article = extract_article(page(body), "https://wire.example/news/embassy")
+    assert article.body.startswith("The embassy in Kabul reopened on Monday")
+
+
+def test_a_first_paragraph_that_only_mentions_the_headline_words_is_kept() -> None:
+    raw = (
+        "Kabul embassy reopens, the ministry said, and consular services resume next month.\n\n"
+        "Officials said visas would again be issued to students."
+    )
+    assert clean_body(raw, title="Kabul embassy reopens") == raw
+
+
+def test_trailing_promos_credits_and_captions_are_dropped() -> None:
+    raw = (
+        "The embassy reopened on Monday and consular services resume next month.\n\n"
+        "Related: Kabul airport reopens to international flights\n\n"
+        "The ambassador is expected to return in the spring. (Photo: Wire Agency)\n\n"
+        "Officials said visas would again be issued to students.\n\n"
+        "Reporting by Jane Doe; Editing by John Roe\n\n"
+        "Sign up for The Steppe Wire's free daily newsletter, delivered to your inbox.\n\n"
+        "Email Jane Doe at jdoe@wire.example or follow her on Twitter @janedoe."
+    )
+    assert clean_body(raw, title="Kabul embassy reopens") == (
+        "The embassy reopened on Monday and consular services resume next month.\n\n"
+        "Officials said visas would again be issued to students."
+    )
