@@ -32,17 +32,18 @@ from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
+from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (
     META_URL,
     Document,
     examine_meta,
-    extract_author,
     extract_meta_json,
     extract_sitename,
     extract_title,
     extract_url,
 )
-from trafilatura.utils import decode_file, load_html
+from trafilatura.utils import decode_file, load_html, trim
+from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from extractors.boilerplate import is_furniture, without_link_runs
 from extractors.cleantext import (
@@ -168,7 +169,7 @@ def _metadata(tree: HtmlElement, url: str) -> Document:
     if not metadata.title:
         metadata.title = extract_title(tree)
     if not metadata.author:
-        metadata.author = extract_author(tree)
+        metadata.author = _byline_author(tree)
     if not metadata.url:
         metadata.url = extract_url(tree, url)
     metadata.date = find_date(tree, **_date_params(extensive=False), url=metadata.url or url)
@@ -182,6 +183,34 @@ def _metadata(tree: HtmlElement, url: str) -> Document:
         metadata.sitename = found[1]
     metadata.clean_and_trim()
     return metadata
+
+
+def _byline_author(tree: HtmlElement) -> str | None:
+    """trafilatura's `extract_author` without its copy of the whole page.
+
+    It deep-copies the tree to prune the areas where a name is not the author (comments,
+    related posts, …) and then searches the copy: a third of the extraction time of a page.
+    Skipping matches inside those areas (and their text) finds the same name on the original.
+    """
+    discard = {el for expression in AUTHOR_DISCARD_XPATHS for el in expression(tree)}
+    for expression in AUTHOR_XPATHS:
+        for element in expression(tree):
+            if element in discard or any(a in discard for a in element.iterancestors()):
+                continue
+            content = trim(" ".join(_text_outside(element, discard)))
+            if content and 2 < len(content) < 120:
+                return normalize_authors(None, content)
+    return None
+
+
+def _text_outside(element: HtmlElement, discard: set[HtmlElement]) -> list[str]:
+    """The text of `element` except what lies inside a discarded descendant."""
+    parts = [element.text or ""]
+    for child in element:
+        if child not in discard:
+            parts.extend(_text_outside(child, discard))
+        parts.append(child.tail or "")
+    return parts
 
 
 def _date_params(*, extensive: bool) -> dict[str, Any]:
