@@ -12,7 +12,8 @@ closure of `id -> dup_group` and of the `near_dup = 1` pairs of natural_dup_pair
 Printed: pairwise precision/recall/F1 over all pairs of articles put in one group; the
 same-story false merges (predicted pairs of one gold story that are not gold near copies) and
 their share of the predicted pairs; throughput. Story metrics (pairwise and B-cubed against
-`story_id`) are printed when the corpus assigned stories.
+`story_id`, over every article of the stream, copies included) are printed when the corpus
+assigned stories.
 """
 
 from __future__ import annotations
@@ -90,9 +91,15 @@ def main(argv: list[str] | None = None) -> int:
 
     stories = {by_db_id[a.id]: a.story_id for a in stored if a.story_id is not None}
     if stories:
+        # Every article of the stream counts, copies included (a copy is in its original's
+        # story); one the corpus left without a story is a story of its own.
         predicted_story = {k: stories.get(k, ("alone", k)) for k in story}
         sp, sr, sf, _, _ = _pairwise(predicted_story, story)
         bp, br, bf = _bcubed(predicted_story, story)
+        print(
+            f"stories: gold {len(set(story.values()))}, predicted "
+            f"{len(set(predicted_story.values()))} ({len(story) - len(stories)} without one)"
+        )
         print(f"stories, pairwise: P {sp:.3f} R {sr:.3f} F1 {sf:.3f}")
         print(f"stories, B-cubed:  P {bp:.3f} R {br:.3f} F1 {bf:.3f}")
 

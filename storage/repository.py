@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extractors.records import Article, FeedPoll, RelevanceMatch
 from extractors.urls import canonical_url
-from storage import dedup
+from storage import dedup, stories
 from storage.database import SQLITE_BEGIN, DatabaseError, connect, safe_url
 from storage.schema import (
     article_watches,
@@ -345,7 +345,8 @@ class Corpus:
         http_status: int | None = None,
     ) -> StoredArticle:
         """Store an article unless its canonical URL is known; link it to its original when it
-        has the same text or is a near copy. One transaction.
+        has the same text or is a near copy; put it into a story (a copy into its original's).
+        One transaction.
 
         The page row (`fetched_url`, else the article's URL) is recorded when the article was
         fetched (`fetched_url` or `raw_html` given); matched relevance results are kept.
@@ -431,10 +432,37 @@ class Corpus:
         if link is not None and _is_older(article, link.original):
             self._become_original(conn, article_id, article.body, link.original.id)
             duplicate_of = reason = None
+        self._assign_story(conn, article, article_id, link, now)
         if page is not None:
             self._store_page(conn, page, article_id, now)
         self._store_matches(conn, article_id, terms)
         return StoredArticle(article_id, True, duplicate_of, reason)
+
+    def _assign_story(
+        self,
+        conn: Connection,
+        article: Article,
+        article_id: int,
+        link: _Link | None,
+        now: datetime,
+    ) -> None:
+        """A copy (or a group's new original) joins its group's story; another article is
+        clustered into a story (storage.stories)."""
+        if link is not None:
+            story_id = conn.scalar(
+                sa.select(articles.c.story_id).where(articles.c.id == link.original.id)
+            )
+            if story_id is not None:
+                stories.join_story(conn, article_id, story_id, article.published)
+                return
+        stories.assign_story(
+            conn,
+            article_id,
+            title=article.title,
+            body=article.body,
+            published=article.published,
+            now=now,
+        )
 
     def _find_original(
         self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint

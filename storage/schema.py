@@ -85,7 +85,7 @@ articles = sa.Table(
     sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("articles.id")),
     sa.Column("duplicate_reason", sa.Text),
     sa.Column("similarity", sa.Float),
-    sa.Column("story_id", sa.Integer),
+    sa.Column("story_id", sa.Integer),  # its story (stories.id); a copy has its original's
     sa.Index(None, "text_hash"),
     sa.Index(None, "duplicate_of"),
     sa.Index(None, "published"),
@@ -125,6 +125,41 @@ lsh_bands = sa.Table(
     sa.Column("band", sa.SmallInteger, primary_key=True),
     sa.Column("key", sa.BigInteger, nullable=False),
     sa.Index(None, "band", "key"),
+)
+
+# Stories (dedup level 4): clusters of original articles about one event, see storage/stories.py.
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created", UtcDateTime, nullable=False),
+    sa.Column("first_published", UtcDateTime, nullable=False),
+    sa.Column("last_published", UtcDateTime, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),  # articles, copies included
+    # The centroid: its heaviest terms and their weights, {term: weight}.
+    sa.Column("centroid", sa.JSON, nullable=False),
+    sa.Index(None, "last_published"),
+)
+
+# Candidate lookup: each story's heaviest terms (a bounded number), with the story's last
+# publication time so that a lookup only reads the stories of the time window.
+story_terms = sa.Table(
+    "story_terms",
+    metadata,
+    sa.Column("term", sa.String(100), primary_key=True),
+    sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id"), primary_key=True),
+    sa.Column("last_published", UtcDateTime, nullable=False),
+    sa.Index(None, "term", "last_published"),
+    sa.Index(None, "story_id"),
+)
+
+# Document frequencies of the terms of original articles, for IDF; the row of the empty
+# term counts the documents.
+term_stats = sa.Table(
+    "term_stats",
+    metadata,
+    sa.Column("term", sa.String(100), primary_key=True),
+    sa.Column("df", sa.Integer, nullable=False),
 )
 
 article_watches = sa.Table(

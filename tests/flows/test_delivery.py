@@ -21,16 +21,23 @@ from tests.smtpd import SmtpServer
 
 NEWSMON = Path(sys.executable).parent / "newsmon"
 
+# Three different events (three stories), each relevant to the watch.
+EVENTS = [
+    "Sergei Lavrov met Taliban envoys in Moscow to discuss wheat and fuel deliveries to "
+    "Afghanistan and a new rail link through Uzbekistan.",
+    "A Russian trade fair opened in Kabul with forty companies showing trucks, pumps and "
+    "solar panels to Taliban ministers and Afghan importers.",
+    "Kremlin envoy Zamir Kabulov said Russia would remove the Taliban from its list of banned "
+    "organisations after a court hearing planned for the spring.",
+]
 ARTICLES = [
     {
         "url": f"https://wire.example/{n}",
         "title": f"Lavrov and the Taliban, part {n}",
-        "text": f"Part {n}: Sergei Lavrov met Taliban envoys in Moscow to discuss trade with "
-        f"Afghanistan, grain shipments through Uzbekistan and security in Kabul, item {n}. "
-        + " ".join(f"word{n}x{i}" for i in range(40)),
+        "text": f"{event} " + " ".join(f"detail{n}x{i}" for i in range(40)),
         "published": f"2026-11-2{n}T09:00:00Z",
     }
-    for n in (1, 2, 3)
+    for n, event in enumerate(EVENTS, start=1)
 ]
 
 

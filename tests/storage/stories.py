@@ -88,3 +88,45 @@ REWRITE_BODY = "\n\n".join(
         "The envoy is expected in Kabul next month for a regional conference on Afghanistan.",
     ]
 )
+
+# Two earthquakes on one day, far apart: events of one kind that are different stories.
+QUAKE_CHILE_BODY = "\n\n".join(
+    [
+        "A magnitude 6.8 earthquake struck off the coast of northern Chile on Monday, shaking "
+        "buildings in the port city of Antofagasta and cutting power to thousands of homes, "
+        "the national emergency office Senapred said.",
+        "The quake was centred 40 kilometres west of Antofagasta at a depth of 30 kilometres, "
+        "according to the US Geological Survey. The Chilean navy said there was no threat of a "
+        "tsunami but asked residents of low-lying areas to stay alert.",
+        "Mining company Codelco said it had halted work at two copper mines near Calama as a "
+        "precaution while engineers inspected shafts and processing plants for damage.",
+        "President Gabriel Boric said on social media that two people had been injured by "
+        "falling debris in Antofagasta and that no deaths had been reported.",
+    ]
+)
+
+QUAKE_CHILE_REWRITE = "\n\n".join(
+    [
+        "Residents of Antofagasta ran into the streets on Monday as a strong earthquake rocked "
+        "northern Chile, knocking out electricity across the region.",
+        "Senapred, Chile's emergency agency, put the magnitude at 6.8 and said the epicentre "
+        "lay in the Pacific west of Antofagasta. The Chilean navy ruled out a tsunami.",
+        "Codelco stopped operations at copper mines around Calama while damage was assessed, "
+        "and Gabriel Boric said two people were hurt by falling masonry.",
+    ]
+)
+
+QUAKE_PAPUA_BODY = "\n\n".join(
+    [
+        "A magnitude 6.1 earthquake hit Indonesia's West Papua province on Monday, killing a "
+        "child and injuring dozens as houses collapsed in the town of Manokwari, the national "
+        "disaster agency BNPB said.",
+        "The quake struck at a shallow depth of 10 kilometres, according to the US Geological "
+        "Survey, and was followed by several strong aftershocks that sent thousands of "
+        "residents to makeshift camps on higher ground.",
+        "Agency spokesman Sutopo Purwo Nugroho said rescue teams were searching the rubble of "
+        "a market in Manokwari and that the hospital had treated more than 40 people.",
+        "Indonesia sits on the Pacific Ring of Fire and is regularly hit by earthquakes; the "
+        "government said there was no tsunami warning.",
+    ]
+)

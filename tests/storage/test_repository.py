@@ -70,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -490,7 +490,8 @@ def test_iter_articles_gives_export_fields(corpus: Corpus) -> None:
         WIRE_BODY,
         "Example News",
     )
-    assert records[2].duplicate_of == ids[0] and records[2].story_id is None
+    assert records[2].duplicate_of == ids[0]
+    assert records[2].story_id == records[0].story_id is not None
     with pytest.raises(KeyError):
         corpus.get_article(10_000)
 

@@ -1,0 +1,385 @@
+"""Stories: streaming clustering of original articles into events (dedup level 4).
+
+Plain functions; `assign_story` and `join_story` are what `Corpus.add_article` calls, in the
+article's own transaction. What they keep lives in the database, shared by every worker and
+kept over restarts: `stories` (span, size and centroid of each story), `story_terms` (each
+story's INDEX_TERMS heaviest terms with its last publication time: the candidate index) and
+`term_stats` (document frequencies of the originals' terms, for IDF).
+
+An article is a unit TF-IDF vector (sublinear tf, IDF from `term_stats` at its arrival) over
+its title (TITLE_WEIGHT times) and body (`article_terms`): the words of `dedup.normalise_text`
+without stop words (numbers only as years), plus named entities as a cheap offline proxy: runs
+of capitalised words that do not start a sentence ("West Papua", "Sutopo Purwo Nugroho"), as
+one term each, prefixed ENTITY and weighted ENTITY_WEIGHT. A story's centroid is the sum of its
+originals' vectors cut to its CENTROID_TERMS heaviest terms (`merge_centroid`).
+
+A new original looks up its QUERY_TERMS heaviest terms in `story_terms` among stories whose last
+publication is within WINDOW (an index range scan), keeps the MAX_STORY_CANDIDATES stories with
+the most hits whose first..last span is within WINDOW of its publication time, and joins the
+best-scoring one (`best_story`: cosine with the centroid plus ENTITY_BONUS times the cosine of
+the entities alone) when the score reaches JOIN_THRESHOLD (`join_rule`: stricter while the
+corpus is new); otherwise it starts a story. A story keeps its id as it grows; a copy
+(near-duplicate) joins its original's story without moving the centroid.
+
+Tuned on bench/dedup (bench/dedup.py: 1,031 articles in arrival order, 42 stories): B-cubed F1
+0.976 (streaming TF-IDF centroids without a window: 0.84-0.85; threshold 0.2 without the
+entity bonus: 0.940). The 3-day window keeps the bench's hard negatives (two earthquakes, two
+rehab stays: weeks apart) apart; the one merged pair is two Internet Explorer emergency
+patches published a day apart, whose write-ups share their words too. Generality: tuned on
+the topics 1, 5, 9, ... alone the plateau is the same (threshold 0.10-0.15, bonus 0-0.2, window
+3-5 days: 0.984 there), and it gives 0.938 on the topics 3, 7, 11, ... (the best any setting
+of the grid reached there: 0.942; the IE pair costs ~0.04). A query of 10 terms or an index of
+15 loses 1-4 points of recall; a gate on entity overlap (join only when the entities agree)
+lost 1-6 points of recall for no precision; the entity bonus lets the threshold rise from
+0.12 to 0.15 at equal F1 (0.972 at 0.15 without it); skipping Title Case headlines for
+entities lost 0.003.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from storage.dedup import normalise_text
+from storage.schema import articles, stories, story_terms, term_stats
+
+# Publication-time window: a story is a candidate when the article falls within WINDOW of its
+# first..last publication span.
+WINDOW = timedelta(days=3)
+# A story's centroid keeps its heaviest terms; the index holds its INDEX_TERMS heaviest.
+CENTROID_TERMS = 100
+INDEX_TERMS = 30
+# The article's heaviest terms looked up in the index, and the stories verified at most.
+QUERY_TERMS = 20
+MAX_STORY_CANDIDATES = 20
+JOIN_THRESHOLD = 0.15
+# Until the corpus holds MATURE_DOCUMENTS originals its IDF is noise: every word looks rare,
+# and two events of one topic (a meeting, then a trade deal) score 0.25-0.40. Until then only
+# close write-ups join, on words alone. Costs 0.006 of B-cubed F1 on the bench (the stream's
+# first story splits in a few).
+COLD_JOIN_THRESHOLD = 0.4
+MATURE_DOCUMENTS = 8
+ENTITY_WEIGHT = 2.0
+ENTITY_BONUS = 0.2
+TITLE_WEIGHT = 2
+MAX_TERM_LENGTH = 60
+ENTITY = "@"  # prefix of entity terms (normalised words never hold it)
+# The `term_stats` row that counts the documents (originals) seen.
+DOCUMENTS = ""
+
+_STOP_WORDS = """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own said same says she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves one two new also told year years according people last first
+    would could may might must shall since still however though even like well many much get
+    got make made say us"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
+
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
+_POSSESSIVE = re.compile(r"['’]s?$")
+# Capitalised but no names of an event.
+_CALENDAR_WORDS = """monday tuesday wednesday thursday friday saturday sunday january february
+    march april may june july august september october november december today"""
+_CALENDAR = frozenset(_CALENDAR_WORDS.split())
+_SENTENCE_BREAK = re.compile(r"[.!?:;\"“”]")
+
+
+def article_terms(title: str, body: str) -> dict[str, int]:
+    """Term counts of an article: title words (TITLE_WEIGHT times) and body words, without stop
+    words, and its named entities (prefixed ENTITY)."""
+    counts: Counter[str] = Counter()
+    for text, times in ((title, TITLE_WEIGHT), (body, 1)):
+        for word in normalise_text(text).split():
+            if _is_term(word):
+                counts[word] += times
+    for entity in entities(f"{title}\n{body}"):
+        counts[ENTITY + entity] += 1
+    return dict(counts)
+
+
+def entities(text: str) -> list[str]:
+    """Runs of capitalised words, normalised, skipping a sentence's first word and lines in
+    capitals (headlines): "west papua", "manokwari", "lindsay lohan"."""
+    found: list[str] = []
+    for line in text.splitlines():
+        upper = sum(map(str.isupper, line))
+        if upper == 0 or upper > sum(map(str.islower, line)):
+            continue
+        run: list[str] = []
+        previous_end = 0
+        sentence_start = True
+        for match in _WORD.finditer(line):
+            between = line[previous_end : match.start()]
+            if _SENTENCE_BREAK.search(between):
+                sentence_start = True
+            if between.strip() and run:  # punctuation ends a name
+                found.append(" ".join(run))
+                run = []
+            token = match.group()
+            word = _POSSESSIVE.sub("", token.rstrip(".-"))
+            if word[:1].isupper() and not sentence_start and word.lower() not in _CALENDAR:
+                run.append(word)
+                if _POSSESSIVE.search(token.rstrip(".-")):  # "Indonesia's West Papua"
+                    found.append(" ".join(run))
+                    run = []
+            elif run:
+                found.append(" ".join(run))
+                run = []
+            sentence_start = token.endswith(".") and len(word) > 2 and "." not in word
+            previous_end = match.end()
+        if run:
+            found.append(" ".join(run))
+    out = []
+    for phrase in found:
+        norm = normalise_text(phrase)
+        if len(norm) > 1 and norm not in STOP_WORDS:
+            out.append(norm)
+    return out
+
+
+def _is_term(word: str) -> bool:
+    """A word worth counting: not a stop word, not a lone letter, a number only as a year."""
+    if word.isdigit():
+        return len(word) == 4
+    return len(word) > 1 and word not in STOP_WORDS
+
+
+def idf(df: int, documents: int) -> float:
+    return math.log((documents + 1) / (df + 1)) + 1.0
+
+
+def vector(counts: Mapping[str, int], df: Mapping[str, int], documents: int) -> dict[str, float]:
+    """The article's unit TF-IDF vector (sublinear tf; entities weighted ENTITY_WEIGHT)."""
+    weights = {}
+    for term, n in counts.items():
+        w = (1.0 + math.log(n)) * idf(df.get(term, 0), documents)
+        if term.startswith(ENTITY):
+            w *= ENTITY_WEIGHT
+        weights[term] = w
+    return _unit(weights)
+
+
+def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine of two sparse vectors."""
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
+    if not dot:
+        return 0.0
+    na = math.sqrt(sum(w * w for w in a.values()))
+    nb = math.sqrt(sum(w * w for w in b.values()))
+    return dot / (na * nb)
+
+
+def merge_centroid(centroid: Mapping[str, float], article: Mapping[str, float]) -> dict[str, float]:
+    """The story's centroid with one more member: the sum, cut to CENTROID_TERMS terms."""
+    merged = dict(centroid)
+    for term, w in article.items():
+        merged[term] = merged.get(term, 0.0) + w
+    return top_terms(merged, CENTROID_TERMS)
+
+
+def top_terms(weights: Mapping[str, float], n: int) -> dict[str, float]:
+    ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return {t: round(w, 5) for t, w in ranked}
+
+
+def in_window(published: datetime, first: datetime, last: datetime) -> bool:
+    return first - WINDOW <= published <= last + WINDOW
+
+
+def join_rule(documents: int) -> tuple[float, float]:
+    """(threshold, entity bonus) for an article to join a story, given the originals counted.
+
+    While the corpus holds fewer than MATURE_DOCUMENTS originals its IDF is noise (every word
+    looks rare) and two events of one topic look alike: only close write-ups join, on their
+    words alone (COLD_JOIN_THRESHOLD, no entity bonus)."""
+    if documents >= MATURE_DOCUMENTS:
+        return JOIN_THRESHOLD, ENTITY_BONUS
+    return COLD_JOIN_THRESHOLD, 0.0
+
+
+def best_story(
+    article: Mapping[str, float],
+    candidates: Iterable[tuple[int, Mapping[str, float]]],
+    *,
+    threshold: float = JOIN_THRESHOLD,
+    entity_bonus: float = ENTITY_BONUS,
+) -> tuple[int, float] | None:
+    """The candidate story (id, centroid) that scores best with the article, if it scores at
+    least `threshold`: the cosine of the two vectors plus `entity_bonus` times the cosine of
+    their entities alone (shared names are the surest sign of one event)."""
+    best: tuple[int, float] | None = None
+    mine = _entities(article) if entity_bonus else {}
+    for story_id, centroid in candidates:
+        score = similarity(article, centroid)
+        if mine:
+            score += entity_bonus * similarity(mine, _entities(centroid))
+        if score >= threshold and (best is None or score > best[1]):
+            best = (story_id, score)
+    return best
+
+
+def _entities(weights: Mapping[str, float]) -> dict[str, float]:
+    return {t: w for t, w in weights.items() if t.startswith(ENTITY)}
+
+
+def _unit(weights: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return {t: w / norm for t, w in weights.items()} if norm else {}
+
+
+# --- in the database -------------------------------------------------------------------------
+
+
+def assign_story(
+    conn: Connection,
+    article_id: int,
+    *,
+    title: str,
+    body: str,
+    published: datetime | None,
+    now: datetime,
+) -> int:
+    """Put a new original article into a story, in the caller's transaction: count its terms
+    in `term_stats`, look up the candidate stories of the window through `story_terms`, join
+    the most similar one (its centroid, span, size and index entries updated) or start one.
+    Sets and returns `articles.story_id`."""
+    when = _aware(published or now)
+    counts = {t[:MAX_TERM_LENGTH]: n for t, n in article_terms(title, body).items()}
+    df = _count_terms(conn, counts)
+    documents = df.pop(DOCUMENTS, 1)
+    weights = vector(counts, df, documents)
+    story_id = None
+    threshold, bonus = join_rule(documents)
+    query = list(top_terms(weights, QUERY_TERMS))
+    if query:
+        hits = sa.func.count().label("hits")
+        candidates = list(
+            conn.scalars(
+                sa.select(story_terms.c.story_id)
+                .where(
+                    story_terms.c.term.in_(query),
+                    story_terms.c.last_published >= when - WINDOW,
+                )
+                .group_by(story_terms.c.story_id)
+                .order_by(hits.desc(), story_terms.c.story_id)
+                .limit(MAX_STORY_CANDIDATES)
+            )
+        )
+        if candidates:
+            rows = conn.execute(
+                sa.select(
+                    stories.c.id,
+                    stories.c.first_published,
+                    stories.c.last_published,
+                    stories.c.centroid,
+                ).where(stories.c.id.in_(candidates))
+            ).all()
+            found = best_story(
+                weights,
+                (
+                    (row.id, row.centroid)
+                    for row in rows
+                    if in_window(when, row.first_published, row.last_published)
+                ),
+                threshold=threshold,
+                entity_bonus=bonus,
+            )
+            story_id = found[0] if found else None
+    if story_id is None:
+        centroid = top_terms(weights, CENTROID_TERMS)
+        story_id = int(
+            conn.execute(
+                stories.insert().values(
+                    created=now,
+                    first_published=when,
+                    last_published=when,
+                    size=1,
+                    centroid=centroid,
+                )
+            ).inserted_primary_key[0]
+        )
+        last = when
+    else:
+        # Locked (PostgreSQL) and read again: another worker may have grown it meanwhile.
+        row = conn.execute(
+            sa.select(stories).where(stories.c.id == story_id).with_for_update()
+        ).one()
+        centroid = merge_centroid(row.centroid, weights)
+        last = max(row.last_published, when)
+        conn.execute(
+            stories.update()
+            .where(stories.c.id == story_id)
+            .values(
+                centroid=centroid,
+                size=stories.c.size + 1,
+                first_published=min(row.first_published, when),
+                last_published=last,
+            )
+        )
+        conn.execute(story_terms.delete().where(story_terms.c.story_id == story_id))
+    indexed = top_terms(centroid, INDEX_TERMS)
+    if indexed:
+        conn.execute(
+            story_terms.insert(),
+            [{"term": t, "story_id": story_id, "last_published": last} for t in indexed],
+        )
+    conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
+    return story_id
+
+
+def join_story(
+    conn: Connection, article_id: int, story_id: int, published: datetime | None
+) -> None:
+    """A copy joins its original's story: the story counts it, its span covers it."""
+    row = conn.execute(
+        sa.select(stories.c.first_published, stories.c.last_published)
+        .where(stories.c.id == story_id)
+        .with_for_update()
+    ).one()
+    values: dict[str, Any] = {"size": stories.c.size + 1}
+    if published is not None:
+        when = _aware(published)
+        values["first_published"] = min(row.first_published, when)
+        values["last_published"] = max(row.last_published, when)
+    conn.execute(stories.update().where(stories.c.id == story_id).values(**values))
+    conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
+
+
+def _count_terms(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
+    """Count one more document holding these terms; their document frequencies after it, and
+    the number of documents under DOCUMENTS. Rows are taken in term order (no deadlocks
+    between workers)."""
+    terms = sorted({DOCUMENTS, *counts})
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(term_stats)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[term_stats.c.term], set_={"df": term_stats.c.df + 1}
+        ),
+        [{"term": t, "df": 1} for t in terms],
+    )
+    df: dict[str, int] = {}
+    for start in range(0, len(terms), 500):
+        chunk = terms[start : start + 500]
+        query = sa.select(term_stats.c.term, term_stats.c.df).where(term_stats.c.term.in_(chunk))
+        for term, n in conn.execute(query):
+            df[term] = n
+    return df
+
+
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -1,0 +1,235 @@
+"""Stories (dedup level 4): clustering of original articles, stored and shared."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from storage import dedup, stories
+from storage.database import MIGRATIONS, create_engine
+from storage.repository import Corpus, open_corpus
+from storage.schema import articles, story_terms, term_stats
+from storage.schema import stories as stories_table
+from tests.storage.stories import (
+    COPY_BODY,
+    OTHER_BODY,
+    QUAKE_CHILE_BODY,
+    QUAKE_CHILE_REWRITE,
+    QUAKE_PAPUA_BODY,
+    REWRITE_BODY,
+    TRIMMED_BODY,
+    WIRE_BODY,
+)
+from tests.storage.test_repository import make_article
+
+MONDAY = datetime(2024, 5, 13, 9, 0, tzinfo=UTC)
+
+
+def add(corpus: Corpus, url: str, body: str, title: str, published: datetime | None = MONDAY):
+    return corpus.add_article(
+        make_article(url, body, title=title, published=published), source="feed"
+    )
+
+
+def story_of(corpus: Corpus, article_id: int) -> int | None:
+    return corpus.get_article(article_id).story_id
+
+
+# --- plain functions -------------------------------------------------------------------------
+
+
+def test_entities_are_runs_of_capitalised_words_inside_sentences() -> None:
+    text = (
+        "A series of powerful earthquakes rocked Manokwari, the capital of Indonesia's West "
+        "Papua, on Sunday. The US Geological Survey said so.\nTHOUSANDS FLED THEIR HOMES"
+    )
+    assert stories.entities(text) == [
+        "manokwari",
+        "indonesia",
+        "west papua",
+        "us geological survey",
+    ]
+
+
+def test_article_terms_drop_stop_words_and_weigh_the_title() -> None:
+    terms = stories.article_terms("Quake in Chile", "The quake shook Antofagasta in 2024 at 9.")
+    assert terms["quake"] == stories.TITLE_WEIGHT + 1
+    assert terms["2024"] == 1 and "9" not in terms and "the" not in terms
+    assert terms[stories.ENTITY + "antofagasta"] == 1
+
+
+def test_centroid_is_bounded() -> None:
+    big = {f"t{i}": 1.0 / (i + 1) for i in range(500)}
+    merged = stories.merge_centroid(big, {"t0": 1.0, "new": 2.0})
+    assert len(merged) == stories.CENTROID_TERMS
+    assert merged["new"] == 2.0 and merged["t0"] == 2.0
+
+
+# --- in the corpus ---------------------------------------------------------------------------
+
+
+def test_two_write_ups_of_one_event_are_one_story_not_copies(corpus: Corpus) -> None:
+    add(corpus, "https://o.example/floods", OTHER_BODY, "Floods close the coastal motorway")
+    wire = add(corpus, "https://a.example/1", WIRE_BODY, "Russia and the Taliban hold talks")
+    rewrite = add(
+        corpus,
+        "https://b.example/2",
+        REWRITE_BODY,
+        "Taliban hold third round of talks with Russian envoy",
+        MONDAY + timedelta(hours=5),
+    )
+    assert rewrite.duplicate_of is None
+    assert story_of(corpus, rewrite.id) == story_of(corpus, wire.id) is not None
+    assert story_of(corpus, rewrite.id) != story_of(corpus, 1)
+
+
+def test_two_events_of_one_kind_are_two_stories(corpus: Corpus) -> None:
+    chile = add(corpus, "https://a.example/chile", QUAKE_CHILE_BODY, "Strong quake hits Chile")
+    later = MONDAY + timedelta(days=10)
+    papua = add(corpus, "https://b.example/papua", QUAKE_PAPUA_BODY, "Deadly quake in Papua", later)
+    chile_2 = add(
+        corpus,
+        "https://c.example/chile",
+        QUAKE_CHILE_REWRITE,
+        "Quake rocks Antofagasta",
+        MONDAY + timedelta(hours=3),
+    )
+    assert story_of(corpus, chile.id) == story_of(corpus, chile_2.id)
+    assert story_of(corpus, papua.id) != story_of(corpus, chile.id)
+
+
+def test_a_story_keeps_its_id_as_it_grows(corpus: Corpus) -> None:
+    first = add(corpus, "https://a.example/1", WIRE_BODY, "Russia and the Taliban hold talks")
+    story = story_of(corpus, first.id)
+    later = [
+        add(
+            corpus,
+            "https://b.example/2",
+            REWRITE_BODY,
+            "Taliban in Moscow",
+            MONDAY + timedelta(hours=2),
+        ),
+        add(
+            corpus,
+            "https://c.example/3",
+            COPY_BODY,
+            "Russia, Taliban talk",
+            MONDAY + timedelta(days=1),
+        ),
+        add(
+            corpus, "https://d.example/4", TRIMMED_BODY, "Moscow talks", MONDAY - timedelta(hours=1)
+        ),
+    ]
+    assert [story_of(corpus, s.id) for s in later] == [story] * 3
+    with corpus.engine.connect() as conn:
+        row = conn.execute(sa.select(stories_table)).one()
+        indexed = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(story_terms)
+            .where(story_terms.c.story_id == story)
+        ).scalar()
+        documents = conn.scalar(
+            sa.select(term_stats.c.df).where(term_stats.c.term == stories.DOCUMENTS)
+        )
+    assert row.id == story and row.size == 4
+    assert row.first_published == MONDAY - timedelta(hours=1)
+    assert row.last_published == MONDAY + timedelta(days=1)
+    assert 0 < len(row.centroid) <= stories.CENTROID_TERMS
+    assert 0 < indexed <= stories.INDEX_TERMS
+    assert documents == 2  # originals only: the copies are counted in their original's story
+
+
+def test_a_copy_gets_its_original_story(corpus: Corpus) -> None:
+    add(corpus, "https://o.example/floods", OTHER_BODY, "Floods close the coastal motorway")
+    wire = add(corpus, "https://a.example/1", WIRE_BODY, "Russia and the Taliban hold talks")
+    copy = add(
+        corpus,
+        "https://b.example/2",
+        COPY_BODY,
+        "Kremlin meets Taliban",
+        MONDAY + timedelta(days=9),
+    )
+    assert copy.duplicate_of == wire.id
+    assert story_of(corpus, copy.id) == story_of(corpus, wire.id)
+    # An earlier copy takes the group over and stays in its story.
+    earlier = add(corpus, "https://c.example/3", TRIMMED_BODY, "Talks", MONDAY - timedelta(days=1))
+    assert earlier.duplicate_of is None
+    assert corpus.get_article(wire.id).duplicate_of == earlier.id
+    assert story_of(corpus, earlier.id) == story_of(corpus, wire.id)
+
+
+def test_undated_articles_are_clustered_at_their_arrival(corpus: Corpus) -> None:
+    wire = add(corpus, "https://a.example/1", WIRE_BODY, "Russia and the Taliban hold talks", None)
+    rewrite = add(corpus, "https://b.example/2", REWRITE_BODY, "Taliban in Moscow", None)
+    assert story_of(corpus, wire.id) == story_of(corpus, rewrite.id) is not None
+
+
+def test_migration_0003_puts_stored_articles_into_stories(database_url: str) -> None:
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+    rows = [
+        (WIRE_BODY, MONDAY, None),
+        (OTHER_BODY, MONDAY, None),
+        (COPY_BODY, MONDAY + timedelta(hours=1), 1),
+        (REWRITE_BODY, MONDAY + timedelta(hours=2), None),
+    ]
+    with engine.begin() as conn:
+        for n, (body, published, duplicate_of) in enumerate(rows, 1):
+            conn.execute(
+                articles.insert().values(
+                    url=f"https://a.example/{n}",
+                    canonical_url=f"https://a.example/{n}",
+                    title="t",
+                    body=body,
+                    text=body,
+                    source="feed",
+                    published=published,
+                    fetched=datetime.now(UTC),
+                    text_hash=dedup.text_hash(body),
+                    minhash=dedup.minhash_signature(body),
+                    duplicate_of=duplicate_of,
+                )
+            )
+    engine.dispose()
+    with open_corpus(database_url) as corpus:
+        found = {i: story_of(corpus, i) for i in (1, 2, 3, 4)}
+        assert None not in found.values()
+        assert found[1] == found[3] == found[4] != found[2]
+        with corpus.engine.connect() as conn:
+            query = sa.select(stories_table.c.id, stories_table.c.size)
+            sizes = {story: size for story, size in conn.execute(query)}
+        assert sizes == {found[1]: 3, found[2]: 1}
+        later = add(corpus, "https://b.example/5", WIRE_BODY, "Moscow talks")  # same text
+        assert later.duplicate_of == 1 and story_of(corpus, later.id) == found[1]
+
+
+def test_racing_workers_share_stories(corpus: Corpus) -> None:
+    bodies = [WIRE_BODY, REWRITE_BODY, OTHER_BODY, QUAKE_CHILE_BODY, QUAKE_CHILE_REWRITE] * 2
+    barrier = threading.Barrier(4)
+
+    def store(n: int) -> int:
+        if n < 4:
+            barrier.wait()
+        body = bodies[n] + f"\n\nReported by desk number {n}."
+        return add(corpus, f"https://w{n}.example/a", body, "News", MONDAY).id
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(store, range(len(bodies))))
+    with corpus.engine.connect() as conn:
+        sizes = conn.scalar(sa.select(sa.func.sum(stories_table.c.size)))
+        documents = conn.scalar(
+            sa.select(term_stats.c.df).where(term_stats.c.term == stories.DOCUMENTS)
+        )
+    assert None not in [story_of(corpus, i) for i in ids]
+    assert sizes == len(bodies)
+    originals = sum(corpus.get_article(i).duplicate_of is None for i in ids)
+    assert documents == originals
