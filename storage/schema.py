@@ -197,3 +197,29 @@ digest_items = sa.Table(
     # An article is delivered at most once per watch.
     sa.UniqueConstraint("watch", "article_id"),
 )
+
+# Every page an extraction was tried on, per site: its outcome (ok | short | failed) and the keys
+# of its template-sized blocks. The recent rows of a site give its extraction health and its
+# template (extractors/site_templates.py); older rows are pruned.
+site_pages = sa.Table(
+    "site_pages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(255), nullable=False),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),  # why extraction failed
+    sa.Column("block_keys", sa.JSON, nullable=False),
+    sa.Index(None, "site", "id"),
+)
+
+# The learnt template of each site: the blocks removed from its bodies (one sample text each,
+# so a person can see what is being removed).
+site_templates = sa.Table(
+    "site_templates",
+    metadata,
+    sa.Column("site", sa.String(255), primary_key=True),
+    sa.Column("block_key", sa.String(16), primary_key=True),
+    sa.Column("sample", sa.Text, nullable=False),
+    sa.Column("learnt_at", UtcDateTime, nullable=False),
+)
