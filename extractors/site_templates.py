@@ -53,8 +53,17 @@ def block_key(block: str) -> str | None:
 
 def block_keys(body: str) -> list[str]:
     """The distinct keys of a body's template-sized blocks, in order."""
-    keys = (block_key(b) for b in blocks(body))
-    return list(dict.fromkeys(k for k in keys if k))
+    return list(block_samples(body))
+
+
+def block_samples(body: str) -> dict[str, str]:
+    """Each template-sized block of a body by its key (the first block with a key wins)."""
+    found: dict[str, str] = {}
+    for block in blocks(body):
+        key = block_key(block)
+        if key and key not in found:
+            found[key] = block
+    return found
 
 
 def learn_template(pages: Sequence[Iterable[str]]) -> set[str]:

@@ -284,15 +284,17 @@ def serve(
 
 @app.command()
 def feeds(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of tables.")] = False,
 ) -> None:
-    """Per-feed status: last poll, last error, entries seen."""
+    """Per-feed status (last poll, last error, entries seen) and per-site extraction health."""
     settings = _settings()
     with _corpus(settings) as corpus:
         states = corpus.feed_states()
+        sites = corpus.sites.health()
+        templates = corpus.sites.templates()
     configured = {url: w.name for w in settings.watch for url in w.feeds}
     if as_json:
-        rows = [
+        feed_rows = [
             {
                 "url": s.url,
                 "watch": configured.get(s.url),
@@ -306,9 +308,21 @@ def feeds(
             }
             for s in states
         ]
-        out.print_json(json.dumps(rows))
+        site_rows = [
+            {
+                "site": h.site,
+                "recent_pages": h.pages,
+                "failed": h.failed,
+                "short": h.short,
+                "broken": h.broken,
+                "last_reason": h.last_reason,
+                "template_blocks": templates.get(h.site, []),
+            }
+            for h in sites
+        ]
+        out.print_json(json.dumps({"feeds": feed_rows, "sites": site_rows}))
         return
-    table = Table("feed", "status", "entries", "last polled", "reason")
+    table = Table("feed", "status", "entries", "last polled", "reason", title="Feeds")
     for s in states:
         polled = s.last_polled_at.strftime("%Y-%m-%d %H:%M") if s.last_polled_at else "never"
         style = "red" if s.last_status == "error" else None
@@ -321,6 +335,28 @@ def feeds(
             style=style,
         )
     out.print(table)
+    if not sites:
+        return
+    health = Table(
+        "site",
+        "recent pages",
+        "failed",
+        "short",
+        "template blocks",
+        "last reason",
+        title="Extraction by site",
+    )
+    for h in sites:
+        health.add_row(
+            h.site,
+            str(h.pages),
+            str(h.failed),
+            str(h.short),
+            str(len(templates.get(h.site, []))),
+            h.last_reason or "",
+            style="red" if h.broken else None,
+        )
+    out.print(health)
 
 
 @app.command()

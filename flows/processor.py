@@ -30,10 +30,12 @@ from alerts.digest import (
 from alerts.notify import StoryLine, story_list
 from extractors.article import ExtractionError, extract_article
 from extractors.cleantext import render_document
+from extractors.extraction_health import FAILED, outcome_of
 from extractors.feeds import poll_feeds
 from extractors.http import FetchError, fetch_pages
 from extractors.records import Article, FeedEntry, FeedPoll, FetchResult, RelevanceMatch
 from extractors.relevance import match_article
+from extractors.site_templates import block_samples, site_of, strip_template
 from flows.delivery import deliver, notify_channels
 from flows.settings import Settings, WatchSettings
 from storage.repository import ArticleRecord, Corpus, DigestRecord
@@ -144,11 +146,19 @@ def ingest_entries(settings: Settings, corpus: Corpus, entries: Sequence[FeedEnt
             fetched.append((entry, page))
     result.fetched = len(fetched)
     extracted = extract_many([(page.content, page.final_url) for _, page in fetched])
-    for (entry, page), article in zip(fetched, extracted, strict=True):
-        if isinstance(article, ExtractionError):
-            _fail(corpus, result, entry, article.reason)
+    for (entry, page), extracted_article in zip(fetched, extracted, strict=True):
+        site = site_of(page.final_url)
+        if isinstance(extracted_article, ExtractionError):
+            corpus.sites.record_page(site, FAILED, reason=extracted_article.reason)
+            _fail(corpus, result, entry, extracted_article.reason)
             continue
-        article = _with_feed_fallbacks(article, entry)
+        article = finish_article(extracted_article, entry, corpus.sites.template(site))
+        # The template is learnt from pages as extracted (template blocks included); health is
+        # judged on the body that is kept.
+        samples = block_samples(extracted_article.body)
+        corpus.sites.record_page(
+            site, outcome_of(article.body), block_keys=list(samples), samples=samples
+        )
         stored = store_article(
             settings,
             corpus,
@@ -224,16 +234,21 @@ def match_watches(article: Article, watches: Iterable[WatchSettings]) -> list[Re
     return [match_article(article, w.name, w.parsed_query) for w in watches]
 
 
-def _with_feed_fallbacks(article: Article, entry: FeedEntry) -> Article:
-    """The feed often knows what the page hides (a date, a title); fill the gaps from it."""
+def finish_article(article: Article, entry: FeedEntry, template: set[str]) -> Article:
+    """The extracted article, completed from its feed entry and cleaned of its site's template.
+
+    The feed often knows what the page hides (a date, a title); the site's template holds the
+    blocks it repeats on every page (extractors/site_templates.py).
+    """
     published = article.published or entry.published
     title = article.title or entry.title
-    if (published, title) == (article.published, article.title):
+    body = strip_template(article.body, template)
+    if (published, title, body) == (article.published, article.title, article.body):
         return article
     text = render_document(
-        title, article.body, author=article.author, site=article.site, published=published
+        title, body, author=article.author, site=article.site, published=published
     )
-    return replace(article, published=published, title=title, text=text)
+    return replace(article, published=published, title=title, body=body, text=text)
 
 
 def _fail(corpus: Corpus, result: BatchResult, entry: FeedEntry, reason: str) -> None:
@@ -302,11 +317,12 @@ class DigestOutcome:
 
 
 def feed_health_notes(corpus: Corpus, watch: WatchSettings) -> list[str]:
-    """Footer lines about this watch's feeds that are failing right now."""
+    """Footer lines: this watch's feeds that are failing, sites whose extraction broke."""
     notes = []
     for state in corpus.feed_states():
         if state.url in watch.feeds and state.last_status == "error":
             notes.append(f"Feed {state.url} is failing: {state.last_error}")
+    notes.extend(health.describe() for health in corpus.sites.health() if health.broken)
     return notes
 
 

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -34,6 +35,7 @@ from storage.schema import (
     lsh_bands,
     pages,
 )
+from storage.sites import SiteStore
 
 __all__ = [
     "ArticleRecord",
@@ -165,6 +167,7 @@ class Corpus:
             if engine.dialect.name == "sqlite"
             else engine
         )
+        self.sites = SiteStore(engine, self._writer, clock)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -491,23 +494,11 @@ class Corpus:
         """LSH candidates (stored band keys, full text and lead; those sharing the most bands
         first, at most MAX_NEAR_COPY_CANDIDATES) verified on their stored bodies; the best
         match links the article to the original of the match's group."""
-        hits = sa.func.count().label("hits")
-        candidates = list(
-            conn.scalars(
-                sa.select(lsh_bands.c.article_id)
-                .where(
-                    sa.or_(
-                        *(
-                            sa.and_(lsh_bands.c.band == band, lsh_bands.c.key == key)
-                            for band, key in fingerprint.band_keys
-                        )
-                    )
-                )
-                .group_by(lsh_bands.c.article_id)
-                .order_by(hits.desc(), lsh_bands.c.article_id)
-                .limit(MAX_NEAR_COPY_CANDIDATES)
-            )
-        )
+        params: dict[str, int] = {"limit": MAX_NEAR_COPY_CANDIDATES}
+        for i, (band, key) in enumerate(fingerprint.band_keys):
+            params[f"b{i}"] = band
+            params[f"k{i}"] = key
+        candidates = list(conn.scalars(_band_query(len(fingerprint.band_keys)), params))
         if not candidates:
             return None
         best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
@@ -808,6 +799,18 @@ class _Link:
 _MEMBER_COLUMNS = sa.select(
     articles.c.id, articles.c.duplicate_of, articles.c.published, articles.c.site, articles.c.body
 )
+
+
+@lru_cache(maxsize=4)
+def _band_query(n: int) -> sa.TextClause:
+    """The LSH candidate query for n (band, key) pairs: the articles sharing the most bands
+    first. Written once as text (building 84 SQLAlchemy comparisons per article cost a third
+    of the ingest time); each pair is an index lookup on (band, key) on both databases."""
+    pairs = " OR ".join(f"(band = :b{i} AND key = :k{i})" for i in range(n))
+    return sa.text(
+        f"SELECT article_id FROM lsh_bands WHERE {pairs} "
+        "GROUP BY article_id ORDER BY count(*) DESC, article_id LIMIT :limit"
+    )
 
 
 def _member(row: Row[Any]) -> _Member:

@@ -54,7 +54,8 @@ def test_run_delivers_each_relevant_article_once(
     assert "feed failed" in first.stdout and "/broken.xml" in first.stdout
     assert "127.0.0.2" in first.stdout
 
-    feeds = {f["url"]: f for f in json.loads(newsmon(site_config, "feeds", "--json").stdout)}
+    status = json.loads(newsmon(site_config, "feeds", "--json").stdout)
+    feeds = {f["url"]: f for f in status["feeds"]}
     broken, missing = feeds[news_site.url("/broken.xml")], feeds[news_site.url("/missing.xml")]
     assert broken["status"] == "error" and "not a feed" in broken["error"]
     assert missing["status"] == "error" and "404" in missing["error"]
