@@ -54,6 +54,7 @@ from extractors.cleantext import (
 )
 from extractors.embeds import unwrap_embedded_posts
 from extractors.inline_widgets import drop_inline_widgets
+from extractors.language import detect_language
 from extractors.other_posts import drop_other_posts
 from extractors.records import Article
 from extractors.split_body import split_body_blocks
@@ -135,7 +136,9 @@ def extract_article(html: bytes | str, url: str) -> Article:
         author=author,
         site=site,
         published=published,
-        language=_language(getattr(document, "language", None)) or page.language,
+        language=detect_language(
+            body, _language(getattr(document, "language", None)) or page.language
+        ),
     )
 
 

@@ -166,7 +166,7 @@ def test_fallbacks_without_head_metadata() -> None:
     assert article.title == "Kabul embassy reopens"
     assert article.author is None
     assert article.published is None
-    assert article.language is None
+    assert article.language == "en"  # detected from the text: no tag says so
     assert article.text.startswith("Kabul embassy reopens\n\nwire.example\n\nThe embassy in Kabul")
 
 
@@ -297,3 +297,18 @@ def test_trailing_promos_credits_and_captions_are_dropped() -> None:
         "The embassy reopened on Monday and consular services resume next month.\n\n"
         "Officials said visas would again be issued to students."
     )
+
+
+def test_language_comes_from_the_text_not_the_template() -> None:
+    paragraphs = "".join(
+        f"<p>{p}</p>"
+        for p in (
+            "Россия провела в пятницу в Казани переговоры с делегацией талибов о торговле, "
+            "безопасности и поставках зерна в Афганистан.",
+            "Специальный представитель президента Замир Кабулов заявил, что Москва продолжит "
+            "отправлять в Кабул пшеницу и топливо в ближайшие месяцы.",
+        )
+    )
+    page = f"""<html lang="en"><head><title>Переговоры в Казани</title></head><body>
+<article><h1>Переговоры в Казани</h1>{paragraphs}</article></body></html>"""
+    assert extract_article(page, "https://ru.example/kazan").language == "ru"
