@@ -357,7 +357,14 @@ def send_watch_digest(
         if watch.send_empty and not dry_run:
             return _send_nothing_new(settings, corpus, watch, now)
         return DigestOutcome(watch.name, "nothing_new")
-    digest = _compose(settings, corpus, watch, [digest_item(r) for r in records], now)
+    # Stories delivered before that grew are shown as updates: their delivered articles go
+    # along, marked, so the digest can say "new since last digest: N sources".
+    earlier = corpus.delivered_in_stories(
+        watch.name, (r.story_id for r in records if r.story_id is not None)
+    )
+    items = [digest_item(r, previously_delivered=True) for r in earlier]
+    items += [digest_item(r) for r in records]
+    digest = _compose(settings, corpus, watch, items, now)
     message = digest.message.as_bytes()
     if dry_run:
         return DigestOutcome(
@@ -390,7 +397,7 @@ def send_watch_digest(
     )
 
 
-def digest_item(record: ArticleRecord) -> DigestItem:
+def digest_item(record: ArticleRecord, *, previously_delivered: bool = False) -> DigestItem:
     return DigestItem(
         article_id=record.id,
         title=record.title,
@@ -400,6 +407,7 @@ def digest_item(record: ArticleRecord) -> DigestItem:
         excerpt=excerpt(record.body),
         matched=tuple(record.matched),
         story_id=record.story_id,
+        previously_delivered=previously_delivered,
     )
 
 

@@ -41,4 +41,5 @@ def digest_line(outcome: DigestOutcome) -> str:
         return f"{outcome.watch}: nothing new; sent a short note (send_empty = true)"
     verb = {"sent": "sent", "resent": "re-sent pending", "dry_run": "would send"}[outcome.status]
     where = f" → {outcome.delivered_to}" if outcome.delivered_to else ""
-    return f"{outcome.watch}: {verb} digest of {outcome.items} articles ({outcome.subject}){where}"
+    articles = f"{outcome.items} article{'' if outcome.items == 1 else 's'}"
+    return f"{outcome.watch}: {verb} digest of {articles} ({outcome.subject}){where}"

@@ -662,6 +662,39 @@ class Corpus:
             rows = conn.execute(query).all()
             return _article_records(conn, rows, only_watch=watch)
 
+    def delivered_in_stories(self, watch: str, story_ids: Iterable[int]) -> list[ArticleRecord]:
+        """Originals of these stories that a sent digest of the watch held, in published order:
+        what a digest shows as already delivered when a story grows."""
+        ids = sorted(set(story_ids))
+        if not ids:
+            return []
+        delivered = sa.exists().where(
+            digest_items.c.watch == watch,
+            digest_items.c.article_id == articles.c.id,
+            digest_items.c.digest_id == digests.c.id,
+            digests.c.status == "sent",
+        )
+        records: list[ArticleRecord] = []
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                query = (
+                    _ARTICLE_COLUMNS.join(
+                        article_watches,
+                        sa.and_(
+                            article_watches.c.article_id == articles.c.id,
+                            article_watches.c.watch == watch,
+                        ),
+                    )
+                    .where(
+                        articles.c.duplicate_of.is_(None),
+                        articles.c.story_id.in_(chunk),
+                        delivered,
+                    )
+                    .order_by(articles.c.published.asc().nulls_last(), articles.c.id)
+                )
+                records += _article_records(conn, conn.execute(query).all(), only_watch=watch)
+        return records
+
     def pending_digest(self, watch: str) -> DigestRecord | None:
         """The oldest digest of the watch composed but not yet marked sent, if any."""
         with self._read() as conn:

@@ -78,7 +78,7 @@ def test_cli_digest_preview_writes_the_html_and_records_nothing(tmp_path):
     assert "Lavrov meets Taliban" in html and "https://wire.example/a" in html
     assert not (tmp_path / "outbox").exists()
     # Nothing was recorded: the digest is still to be sent.
-    assert "would send digest of 1 articles" in invoke("digest", "--dry-run")
+    assert "would send digest of 1 article" in invoke("digest", "--dry-run")
 
 
 # --- screenshots -----------------------------------------------------------------------------

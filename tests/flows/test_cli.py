@@ -129,9 +129,9 @@ def test_digest_dry_run_sends_nothing(config: Path, tmp_path: Path) -> None:
         [{"url": "https://wire.example/a", "title": "Lavrov meets Taliban", "text": WIRE_TEXT}],
     )
     invoke(config, "ingest", str(source))
-    assert "would send digest of 1 articles" in invoke(config, "digest", "--dry-run")
+    assert "would send digest of 1 article" in invoke(config, "digest", "--dry-run")
     assert not (tmp_path / "outbox").exists()
-    assert "sent digest of 1 articles" in invoke(config, "digest")
+    assert "sent digest of 1 article" in invoke(config, "digest")
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     assert "nothing new" in invoke(config, "digest")
 
