@@ -212,6 +212,11 @@ def _delivery_errors(watch: str) -> Iterator[None]:
     try:
         yield
     except DeliveryError as exc:
+        if exc.permanent:
+            raise _fail(
+                f"{watch}: digest refused, marked failed: {exc} (fix the cause, then run "
+                f"`newsmon digest --watch {watch} --retry-failed`)"
+            ) from None
         raise _fail(f"{watch}: digest not delivered (kept pending): {exc}") from None
 
 
@@ -238,6 +243,10 @@ def digest(
             "print its path; record and send nothing.",
         ),
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Send again digests a server refused for good."),
+    ] = False,
     preview_dir: Annotated[
         Path, typer.Option("--preview-dir", help="Folder of the --preview files.")
     ] = Path("build"),
@@ -259,6 +268,10 @@ def digest(
     if not dry_run:
         _check_smtp(settings)
     with _corpus(settings) as corpus:
+        if retry_failed:
+            for each in settings.watches(watch):
+                count = corpus.retry_failed_digests(each.name)
+                out.print(f"{each.name}: {count} failed digests to send again", highlight=False)
         _digest(settings, corpus, watch, dry_run)
 
 

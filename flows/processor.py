@@ -434,12 +434,14 @@ def _deliver_recorded(
 ) -> str:
     """Send a recorded digest, tell the Apprise channels, then mark it sent.
 
-    A failure is written on the record and raised; the digest stays pending for the next run.
+    A failure is written on the record and raised: after a transient one the digest stays
+    pending for the next run; one refused for good (5xx) is marked failed.
     """
     try:
         where = deliver(settings, record.message, record.message_id, record.recipients)
     except DeliveryError as exc:
-        corpus.record_digest_error(record.id, str(exc))
+        # A 5xx will be refused again: stop retrying it until a person says so.
+        corpus.record_digest_error(record.id, str(exc), failed=exc.permanent)
         raise
     if watch.notify:
         articles = [corpus.get_article(i) for i in record.article_ids]

@@ -790,14 +790,28 @@ class Corpus:
             ):
                 raise KeyError(f"no digest #{digest_id}")
 
-    def record_digest_error(self, digest_id: int, error: str) -> None:
-        """A delivery attempt failed: the digest stays pending, the reason is kept."""
+    def record_digest_error(self, digest_id: int, error: str, *, failed: bool = False) -> None:
+        """A delivery attempt failed: the reason is kept. The digest stays pending (tried again
+        on the next run) unless `failed`: refused for good, it waits for
+        `retry_failed_digests`. Either way its items stay its own: never in another digest."""
+        values: dict[str, Any] = {"error": error}
+        if failed:
+            values["status"] = "failed"
         with self._write() as conn:
             result = conn.execute(
-                digests.update().where(digests.c.id == digest_id).values(error=error)
+                digests.update().where(digests.c.id == digest_id).values(**values)
             )
             if result.rowcount == 0:
                 raise KeyError(f"no digest #{digest_id}")
+
+    def retry_failed_digests(self, watch: str) -> int:
+        """Make the watch's failed digests pending again (same message, same items)."""
+        with self._write() as conn:
+            return conn.execute(
+                digests.update()
+                .where(digests.c.watch == watch, digests.c.status == "failed")
+                .values(status="pending")
+            ).rowcount
 
     def digests(self, watch: str | None = None) -> list[DigestRecord]:
         """Digests (of one watch, or all), oldest first."""

@@ -177,7 +177,7 @@ digests = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("watch", sa.String(200), nullable=False),
     sa.Column("message_id", sa.Text, nullable=False, unique=True),
-    sa.Column("status", sa.String(16), nullable=False),  # pending | sent
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | failed
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("sent_at", UtcDateTime),

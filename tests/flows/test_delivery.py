@@ -98,7 +98,7 @@ def test_a_451_is_retried_and_the_digest_delivered_once(
     assert "Lavrov and the Taliban, part 3" in message.get_body(("plain",)).get_content()
 
 
-def test_a_permanent_refusal_keeps_the_digest_pending_with_its_reason(
+def test_a_permanent_refusal_is_not_retried_until_asked(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     config = write_config(tmp_path, [], smtp=smtp_server)
@@ -106,15 +106,21 @@ def test_a_permanent_refusal_keeps_the_digest_pending_with_its_reason(
     smtp_server.mailbox.data_replies.append("554 5.7.1 Rejected as spam")
     result = newsmon(config, "digest")
     assert result.returncode == 2
-    assert "kept pending" in result.stderr and "554" in result.stderr
+    assert "marked failed" in result.stderr and "554" in result.stderr
     assert smtp_server.mailbox.messages == []
     with open_corpus(load_settings(config).database_url) as corpus:
-        pending = corpus.pending_digest("russia-taliban")
-    assert pending is not None and "554" in (pending.error or "")
-    # The next run delivers that same digest.
-    assert newsmon(config, "digest").returncode == 0
+        (failed,) = corpus.digests("russia-taliban")
+    assert failed.status == "failed" and "554" in (failed.error or "")
+
+    # Not tried again by the next run, and its items go into no other digest ...
+    again = newsmon(config, "digest")
+    assert again.returncode == 0 and "nothing new" in again.stdout
+    assert smtp_server.mailbox.messages == []
+    # ... until a person asks: then the same message goes out.
+    retried = newsmon(config, "digest", "--retry-failed")
+    assert retried.returncode == 0, retried.stderr
     (message,) = smtp_server.mailbox.messages
-    assert message["Message-ID"] == pending.message_id
+    assert message["Message-ID"] == failed.message_id
 
 
 # --- exactly once across a crash -------------------------------------------------------------
