@@ -119,7 +119,11 @@ def extract_article(html: bytes | str, url: str) -> Article:
     if extracted is None or not rendered:
         raise ExtractionError(url, "no article text found")
 
-    site = _site_name(page.site_name) or _site_name(document.sitename) or page.host
+    site = (
+        _site_name(page.site_name, page.host or "")
+        or _site_name(document.sitename, page.host or "")
+        or page.host
+    )
     title = _title(document.title or "", site)
     body = clean_body(rendered, title=title)
     if not body:
@@ -542,13 +546,22 @@ def _title(raw: str, site: str | None) -> str:
 _TITLE_SEPARATOR = re.compile(r"\s+(?:[|–—:-]|::)\s+")
 
 
-def _site_name(raw: str | None) -> str | None:
-    """ "The Daily Ledger"; a URL becomes its host; "@handle" loses its "@"; junk is dropped."""
-    name = _one_line(raw or "").lstrip("@").strip()
+def _site_name(raw: str | None, host: str = "") -> str | None:
+    """ "The Daily Ledger"; a URL becomes its host; "@handle" loses its "@"; junk is dropped.
+
+    A bare lower-case fragment of the host ("nj" on nj.com, "cleveland" on cleveland.com) is
+    how some sites fill og:site_name; the host itself says more. A list of sections
+    ("Autoracing | F1 | Indy") keeps its first part.
+    """
+    name = _one_line(raw or "").lstrip("@").strip(" _|-–—·")
     if not name or len(name) > 80 or re.match(r"(?:copyright|©)", name, re.I):
         return None
     if re.match(r"https?://", name, re.I):
         return _host(name)
+    name = name.split(" | ", 1)[0].strip()
+    labels = host.split(".")[:-1]  # the host's labels but its top-level domain
+    if name.islower() and " " not in name and name in labels:
+        return host
     return name
 
 

@@ -219,6 +219,9 @@ def parse_document(text: str) -> ParsedDocument:
     )
 
 
+_IS_A_BIO = re.compile(r"\s+(?:is|was)\s+(?:a|an|the)\s.*$", re.I)
+
+
 def clean_author(name: str | None) -> str | None:
     """An author name as a byline shows it: no "By", no links, no job titles ("Jane Doe, Senior
     Correspondent" → "Jane Doe"). Several authors stay separated by "; "."""
@@ -228,6 +231,8 @@ def clean_author(name: str | None) -> str | None:
     found = _BY.match(name)
     if found:
         name = found["rest"].strip()
+    # "Phil Helsel is a reporter for NBC News" (a bio where a name should be) → "Phil Helsel"
+    name = _IS_A_BIO.sub("", name)
     parts = [
         [
             seg

@@ -312,3 +312,18 @@ def test_language_comes_from_the_text_not_the_template() -> None:
     page = f"""<html lang="en"><head><title>Переговоры в Казани</title></head><body>
 <article><h1>Переговоры в Казани</h1>{paragraphs}</article></body></html>"""
     assert extract_article(page, "https://ru.example/kazan").language == "ru"
+
+
+def test_a_host_fragment_as_site_name_becomes_the_host_and_a_bio_is_not_an_author() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n}: Russian and Taliban officials met in Kabul to discuss grain, fuel "
+        f"and a railway through Uzbekistan, the foreign ministry said on Tuesday.</p>"
+        for n in range(4)
+    )
+    page = f"""<html><head><title>Talks in Kabul</title>
+<meta property="og:site_name" content="nj">
+<meta name="author" content="Phil Helsel is a reporter for the wire desk"></head>
+<body><article><h1>Talks in Kabul</h1>{paragraphs}</article></body></html>"""
+    article = extract_article(page, "https://www.nj.com/news/kabul-talks")
+    assert article.site == "nj.com"
+    assert article.author == "Phil Helsel"
