@@ -19,8 +19,10 @@ Near copies (syndicated or lightly edited copies of one text) are found in two s
    (s ≈ 0.01). Rows of 2 rather than 3 because a trimmed copy can share as little as 0.2 of
    its original's shingles (3 rows give ≈ 0.29 at s = 0.2 against 0.82, and lost 2.6 points
    of recall on the bench; a 40-word lead signature lost 4.5); the query keeps the
-   MAX_NEAR_COPY_CANDIDATES articles sharing the most bands, so the looser bands cost
-   verification time, never unbounded work.
+   MAX_BAND_CANDIDATES articles sharing the most bands, `worth_verifying` drops those that
+   share few bands and few MinHash values (unrelated texts meeting in a band through a common
+   phrase: ~20 per lookup at 100k articles on bench/scale.py, growing with the corpus), and at
+   most MAX_NEAR_COPY_CANDIDATES are verified, so the looser bands never cost unbounded work.
 2. Verification, on the exact shingle sets of the two contents (`overlap`), by `is_near_copy`:
    the two share at least `NEAR_COPY_THRESHOLD` Jaccard, or the smaller is at least
    `CONTAINMENT_THRESHOLD` contained in the larger *and* one lead is at least
@@ -69,6 +71,11 @@ CHAR_GRAM = 8
 CHAR_CONTAINMENT_THRESHOLD = 0.8
 CHAR_LEAD_CONTAINMENT_THRESHOLD = 0.7
 MIN_NEAR_COPY_WORDS = 15
+# LSH candidates verified on their texts (`worth_verifying`). On the bench stream (1,997
+# candidate pairs, 1,024 of them near copies) no near copy has both fewer than 4 shared bands
+# and an estimated Jaccard under 0.1: these keep every one, with a margin on the Jaccard.
+VERIFY_MIN_BANDS = 4
+VERIFY_MIN_JACCARD = 0.08
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
 _SIGNATURE_BYTES = NUM_PERM * _SIGNATURE_DTYPE.itemsize
@@ -163,6 +170,18 @@ def band_keys(signature: bytes, *, first_band: int = 0) -> list[tuple[int, int]]
         digest = hashlib.blake2b(chunk, digest_size=8).digest()
         keys.append((first_band + band, int.from_bytes(digest, "big") & _KEY_MASK))
     return keys
+
+
+def worth_verifying(shared_bands: int, signature: bytes, other: bytes) -> bool:
+    """Whether an LSH candidate is worth verifying on its text: it shares VERIFY_MIN_BANDS
+    bands (full text and lead) with the new text, or their full-text signatures agree on
+    VERIFY_MIN_JACCARD of their values. Two unrelated texts that meet in one band because both
+    hold a common phrase ("one of the") agree on that band's ROWS values and a few more by
+    chance, an estimated Jaccard of 0.02-0.05."""
+    return (
+        shared_bands >= VERIFY_MIN_BANDS
+        or estimated_jaccard(signature, other) >= VERIFY_MIN_JACCARD
+    )
 
 
 def estimated_jaccard(sig_a: bytes, sig_b: bytes) -> float:

@@ -32,7 +32,6 @@ from storage.schema import (
     digest_items,
     digests,
     feeds,
-    lsh_bands,
     pages,
 )
 from storage.sites import SiteStore
@@ -52,8 +51,10 @@ __all__ = [
 SOURCES = ("seed", "feed", "ingest")
 # A page that failed this many times is not tried again.
 MAX_PAGE_ATTEMPTS = 3
-# LSH candidates verified per new article, those sharing the most bands first.
+# LSH candidates verified per new article, those sharing the most bands first, out of the
+# MAX_BAND_CANDIDATES read with their signatures (dedup.worth_verifying picks them).
 MAX_NEAR_COPY_CANDIDATES = 50
+MAX_BAND_CANDIDATES = 200
 # When an older article takes over a duplicate group, at most this many links get their
 # reason measured again (the rest say which group they are in).
 MAX_REPOINTED_REASONS = 200
@@ -426,10 +427,11 @@ class Corpus:
         article_id = int(result.inserted_primary_key[0])
         if fingerprint.band_keys:
             # Copies are indexed too: a later copy may be closer to a copy than to the original.
-            conn.execute(
-                lsh_bands.insert(),
-                [{"article_id": article_id, "band": b, "key": k} for b, k in fingerprint.band_keys],
-            )
+            params: dict[str, int] = {"a": article_id}
+            for i, (band, key) in enumerate(fingerprint.band_keys):
+                params[f"b{i}"] = band
+                params[f"k{i}"] = key
+            conn.execute(_band_insert(len(fingerprint.band_keys)), params)
         duplicate_of = link.original.id if link else None
         reason = link.reason if link else None
         if link is not None and _is_older(article, link.original):
@@ -452,9 +454,7 @@ class Corpus:
         """A copy (or a group's new original) joins its group's story; another article is
         clustered into a story (storage.stories)."""
         if link is not None:
-            story_id = conn.scalar(
-                sa.select(articles.c.story_id).where(articles.c.id == link.original.id)
-            )
+            story_id = link.original.story_id
             if story_id is not None:
                 stories.join_story(conn, article_id, story_id, article.published)
                 return
@@ -492,13 +492,21 @@ class Corpus:
         self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
     ) -> _Link | None:
         """LSH candidates (stored band keys, full text and lead; those sharing the most bands
-        first, at most MAX_NEAR_COPY_CANDIDATES) verified on their stored bodies; the best
-        match links the article to the original of the match's group."""
-        params: dict[str, int] = {"limit": MAX_NEAR_COPY_CANDIDATES}
+        first, at most MAX_BAND_CANDIDATES), kept when they share enough bands or MinHash
+        values (`dedup.worth_verifying`: unrelated texts meeting in a band through a common
+        phrase are dropped here, before their bodies are read), verified on their stored bodies
+        (at most MAX_NEAR_COPY_CANDIDATES); the best match links the article to the original
+        of the match's group."""
+        params: dict[str, int] = {"limit": MAX_BAND_CANDIDATES}
         for i, (band, key) in enumerate(fingerprint.band_keys):
             params[f"b{i}"] = band
             params[f"k{i}"] = key
-        candidates = list(conn.scalars(_band_query(len(fingerprint.band_keys)), params))
+        rows = conn.execute(_band_query(len(fingerprint.band_keys)), params).all()
+        candidates = [
+            row.article_id
+            for row in rows
+            if dedup.worth_verifying(row.hits, fingerprint.signature, row.minhash)
+        ][:MAX_NEAR_COPY_CANDIDATES]
         if not candidates:
             return None
         best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
@@ -834,6 +842,7 @@ class _Member:
     published: datetime | None
     site: str | None
     body: str
+    story_id: int | None
 
 
 @dataclass(frozen=True)
@@ -844,7 +853,12 @@ class _Link:
 
 
 _MEMBER_COLUMNS = sa.select(
-    articles.c.id, articles.c.duplicate_of, articles.c.published, articles.c.site, articles.c.body
+    articles.c.id,
+    articles.c.duplicate_of,
+    articles.c.published,
+    articles.c.site,
+    articles.c.body,
+    articles.c.story_id,
 )
 
 
@@ -855,13 +869,22 @@ def _band_query(n: int) -> sa.TextClause:
     of the ingest time); each pair is an index lookup on (band, key) on both databases."""
     pairs = " OR ".join(f"(band = :b{i} AND key = :k{i})" for i in range(n))
     return sa.text(
-        f"SELECT article_id FROM lsh_bands WHERE {pairs} "
-        "GROUP BY article_id ORDER BY count(*) DESC, article_id LIMIT :limit"
+        "SELECT c.article_id, c.hits, a.minhash FROM ("
+        f"SELECT article_id, count(*) AS hits FROM lsh_bands WHERE {pairs} "
+        "GROUP BY article_id ORDER BY hits DESC, article_id LIMIT :limit"
+        ") c JOIN articles a ON a.id = c.article_id ORDER BY c.hits DESC, c.article_id"
     )
 
 
+@lru_cache(maxsize=4)
+def _band_insert(n: int) -> sa.TextClause:
+    """The new article's n band rows in one statement (one round trip)."""
+    rows = ", ".join(f"(:a, :b{i}, :k{i})" for i in range(n))
+    return sa.text(f"INSERT INTO lsh_bands (article_id, band, key) VALUES {rows}")
+
+
 def _member(row: Row[Any]) -> _Member:
-    return _Member(row.id, row.duplicate_of, row.published, row.site, row.body)
+    return _Member(row.id, row.duplicate_of, row.published, row.site, row.body, row.story_id)
 
 
 def _is_older(article: Article, original: _Member) -> bool:

@@ -37,6 +37,7 @@ entities lost 0.003.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -45,11 +46,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from storage.dedup import normalise_text
-from storage.schema import articles, stories, story_terms, term_stats
+from storage.schema import articles, stories, story_terms
 
 # Publication-time window: a story is a candidate when the article falls within WINDOW of its
 # first..last publication span.
@@ -361,24 +361,27 @@ def join_story(
 
 def _count_terms(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
     """Count one more document holding these terms; their document frequencies after it, and
-    the number of documents under DOCUMENTS. Rows are taken in term order (no deadlocks
-    between workers)."""
+    the number of documents under DOCUMENTS. One statement (an upsert returning the counts);
+    rows are taken in term order (no deadlocks between workers)."""
     terms = sorted({DOCUMENTS, *counts})
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(term_stats)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[term_stats.c.term], set_={"df": term_stats.c.df + 1}
-        ),
-        [{"term": t, "df": 1} for t in terms],
-    )
-    df: dict[str, int] = {}
-    for start in range(0, len(terms), 500):
-        chunk = terms[start : start + 500]
-        query = sa.select(term_stats.c.term, term_stats.c.df).where(term_stats.c.term.in_(chunk))
-        for term, n in conn.execute(query):
-            df[term] = n
-    return df
+    if conn.dialect.name == "postgresql":
+        stmt, param = _COUNT_TERMS_POSTGRESQL, terms
+    else:
+        stmt, param = _COUNT_TERMS_SQLITE, json.dumps(terms)
+    return {term: n for term, n in conn.execute(stmt, {"terms": param})}
+
+
+# Upsert + RETURNING over a list parameter: one cached statement whatever the number of terms.
+_COUNT_TERMS_POSTGRESQL = sa.text(
+    "INSERT INTO term_stats (term, df) "
+    "SELECT t, 1 FROM unnest(CAST(:terms AS text[])) WITH ORDINALITY AS u(t, n) ORDER BY n "
+    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + 1 RETURNING term, df"
+)
+# (WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT.)
+_COUNT_TERMS_SQLITE = sa.text(
+    "INSERT INTO term_stats (term, df) SELECT value, 1 FROM json_each(:terms) WHERE true "
+    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + 1 RETURNING term, df"
+)
 
 
 def _aware(when: datetime) -> datetime:

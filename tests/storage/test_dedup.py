@@ -151,3 +151,13 @@ def test_wire_sources() -> None:
     assert is_wire_source("Reuters") and is_wire_source("The Associated Press")
     assert is_wire_source("AFP") and not is_wire_source("Daily Herald")
     assert not is_wire_source(None) and not is_wire_source("Apple Insider")
+
+
+def test_trimmed_and_dressed_copies_are_worth_verifying_other_texts_are_not() -> None:
+    original = fingerprint(WIRE_BODY).signature
+    for copy in (TRIMMED_BODY, DRESSED_BODY, COPY_BODY):
+        assert dedup.worth_verifying(1, original, fingerprint(copy).signature)
+    other = fingerprint(OTHER_BODY).signature
+    assert not dedup.worth_verifying(1, original, other)
+    # Many shared bands are reason enough, whatever the full-text estimate says.
+    assert dedup.worth_verifying(dedup.VERIFY_MIN_BANDS, original, other)

@@ -233,3 +233,11 @@ def test_racing_workers_share_stories(corpus: Corpus) -> None:
     assert sizes == len(bodies)
     originals = sum(corpus.get_article(i).duplicate_of is None for i in ids)
     assert documents == originals
+
+
+def test_document_frequencies_count_each_original_once(corpus: Corpus) -> None:
+    with corpus.engine.begin() as conn:
+        first = stories._count_terms(conn, {"taliban": 2, "moscow": 1})
+        second = stories._count_terms(conn, {"taliban": 1, "kabul": 1})
+    assert first == {stories.DOCUMENTS: 1, "taliban": 1, "moscow": 1}
+    assert second == {stories.DOCUMENTS: 2, "taliban": 2, "kabul": 1}

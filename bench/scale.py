@@ -1,0 +1,845 @@
+"""Dedup and story lookup at scale: corpora of 10k, 100k, 1M realistic synthetic articles.
+
+    .venv/bin/python bench/scale.py [--sizes 10000,100000] [--databases sqlite,postgresql]
+        [--postgres-url URL] [--probes 300] [--workers 2] [--keep]
+
+The default (no arguments, what `make bench` runs) is 10k and 100k articles on SQLite: the full
+run, 1M articles on both databases, takes well over 30 minutes (fill of ~1M articles and ~84M
+LSH band rows per database):
+
+    .venv/bin/python bench/scale.py --sizes 10000,100000,1000000 --databases sqlite,postgresql
+
+Text. Articles are written by a word bigram model trained at run time on the bench stream's
+texts (../shared/bench/dedup/news_stream.jsonl; no news text is stored here), half of their
+sentences from the model of one of the stream's topics and half from the model of all texts, so
+that unrelated articles share the common phrases of real news (and the LSH band collisions
+they cause) and the articles of one topic share its vocabulary. Each story has invented names
+(a person, a place, an organisation) put into its sentences, and a few "facts" (sentences)
+that each of its write-ups quotes: write-ups of one story share names and facts, not their
+leads. Near copies are edited copies of another article of the story (other edge lines, a
+trimmed tail, a few words changed, another headline); some are exact copies.
+
+Fill. The corpus is filled in bulk, not through `Corpus.add_article` (≈100 articles/s would
+take hours at 1M): the generator runs in a process pool and computes what production computes
+for each article (text hash, MinHash signature and LSH band keys with `storage.dedup`, term
+counts with `storage.stories`); the stories are the generated ones, with centroids built as
+production builds them (sum of the members' unit TF-IDF vectors, heaviest terms kept, the index
+of each story's heaviest terms, document frequencies of the originals' terms). Rows go in with
+executemany (SQLite) or COPY (PostgreSQL) into the migrated schema: same tables, same indexes.
+Generated story batches are cached under build/scale/ for re-runs.
+
+Probes. At each size, fresh articles go through the real `Corpus.add_article`, in one process
+that did not do the fill: a third new stories, a third near copies of stored articles, a third
+new write-ups of stored (recent) stories. Printed per size and database: p50/p95 of the
+add_article time (dedup + story lookup and the writes), the LSH candidates per probe (cand:
+distinct articles sharing a band, before any cut; verif: those `dedup.worth_verifying` keeps,
+whose bodies are read and compared, at most MAX_NEAR_COPY_CANDIDATES), whether the probes were
+classified as generated (near copies linked, write-ups in their story), peak RSS
+(`resource.getrusage`) and current RSS of the probing process, and the fill time and rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import multiprocessing as mp
+import os
+import pickle
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from extractors.records import Article  # noqa: E402
+from storage import dedup, stories  # noqa: E402
+from storage.repository import open_corpus  # noqa: E402
+
+STREAM = ROOT.parent / "shared" / "bench" / "dedup" / "news_stream.jsonl"
+CACHE = ROOT / "build" / "scale"
+GENERATOR_VERSION = 1
+URL = "https://scale.newsmon.invalid/"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+STORIES_PER_DAY = 150  # ~5.5 articles each: ~800 articles a day
+COPY_SHARE = 0.3  # of the articles of a story after its first
+EXACT_COPY_SHARE = 0.15  # of the copies
+FACTS = 6
+BATCH_STORIES = 500  # stories per generated (and cached) batch
+
+_SYLLABLES = tuple(
+    [
+        "ka",
+        "ri",
+        "mo",
+        "ta",
+        "len",
+        "vor",
+        "an",
+        "sel",
+        "du",
+        "brin",
+        "ost",
+        "el",
+        "mar",
+        "thi",
+        "go",
+        "pel",
+        "ras",
+        "un",
+        "zen",
+        "cor",
+        "lia",
+        "bek",
+        "sar",
+        "tov",
+        "ny",
+        "dra",
+        "fen",
+        "hal",
+        "is",
+        "ko",
+        "lum",
+        "ner",
+        "qua",
+        "ril",
+        "sto",
+        "ve",
+        "wy",
+        "xa",
+        "zor",
+    ]
+)
+_PLACE_SUFFIX = ("ville", "burg", "stan", "ia", "ford", "port", "grad", "mouth")
+_ORG_KIND = ("Bank", "Party", "Council", "Institute", "Group", "Authority", "Front", "Union")
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+class Bigrams:
+    """A word bigram model of sentences: tokens are whitespace words, punctuation kept."""
+
+    def __init__(self, texts: list[str]) -> None:
+        nxt: dict[str, list[str]] = defaultdict(list)
+        starts: list[str] = []
+        for text in texts:
+            for line in text.splitlines():
+                tokens = line.split()
+                if len(tokens) < 4:
+                    continue
+                starts.append(tokens[0])
+                for a, b in itertools.pairwise(tokens):
+                    nxt[a].append(b)
+                    if a.endswith((".", "?", "!")) and b[:1].isupper():
+                        starts.append(b)
+        self.next = {k: tuple(v) for k, v in nxt.items()}
+        self.starts = tuple(starts)
+
+    def sentence(self, rng: random.Random, max_words: int = 40) -> list[str]:
+        word = rng.choice(self.starts)
+        out = [word]
+        while not word.endswith((".", "?", "!")) or len(out) < 6:
+            choices = self.next.get(word)
+            if not choices or len(out) >= max_words:
+                out[-1] = out[-1].rstrip(",;:") + "."
+                break
+            word = rng.choice(choices)
+            out.append(word)
+        return out
+
+
+@dataclass
+class Models:
+    common: Bigrams
+    topics: list[Bigrams]
+
+
+_MODELS: Models | None = None
+
+
+def load_models(stream: Path = STREAM) -> Models:
+    records = [json.loads(line) for line in stream.open(encoding="utf-8") if line.strip()]
+    by_topic: dict[int, list[str]] = defaultdict(list)
+    for r in records:
+        by_topic[r["topic"]].append(r["text"])
+    return Models(
+        Bigrams([r["text"] for r in records]), [Bigrams(t) for _, t in sorted(by_topic.items())]
+    )
+
+
+def _name(rng: random.Random, parts: int) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(parts)).capitalize()
+
+
+@dataclass
+class StoryPlan:
+    index: int
+    topic: int
+    names: list[str]
+    facts: list[str]
+    start: datetime
+
+
+def plan_story(index: int, models: Models) -> tuple[StoryPlan, random.Random]:
+    rng = random.Random(f"story-{index}")
+    topic = rng.randrange(len(models.topics))
+    names = [
+        f"{_name(rng, 2)} {_name(rng, 3)}",
+        _name(rng, 2) + rng.choice(_PLACE_SUFFIX),
+        f"{_name(rng, 3)} {rng.choice(_ORG_KIND)}",
+    ]
+    plan = StoryPlan(index, topic, names, [], START)
+    plan.facts = [_sentence(plan, models, rng, named=True) for _ in range(FACTS)]
+    plan.start = START + timedelta(days=index / STORIES_PER_DAY, seconds=rng.randrange(3600))
+    return plan, rng
+
+
+def _sentence(plan: StoryPlan, models: Models, rng: random.Random, *, named: bool) -> str:
+    model = models.topics[plan.topic] if rng.random() < 0.5 else models.common
+    words = model.sentence(rng)
+    if named or rng.random() < 0.3:
+        # A story's names where the model put a name (a capitalised word mid-sentence).
+        spots = [i for i, w in enumerate(words) if i and w[:1].isupper()]
+        name = rng.choice(plan.names)
+        if spots:
+            i = rng.choice(spots)
+            tail = words[i][len(words[i].rstrip(".,;:'\"")) :]
+            words[i] = name + tail
+        else:
+            words.insert(rng.randrange(1, len(words) + 1), name)
+    return " ".join(words)
+
+
+def _writeup(plan: StoryPlan, models: Models, rng: random.Random) -> tuple[str, str]:
+    paragraphs = []
+    target = max(60, int(rng.lognormvariate(math.log(200), 0.5)))
+    facts = rng.sample(plan.facts, rng.randint(2, 4))
+    words = 0
+    while words < target:
+        sentences = [_sentence(plan, models, rng, named=False) for _ in range(rng.randint(1, 3))]
+        if facts and rng.random() < 0.35:
+            sentences.insert(rng.randrange(len(sentences) + 1), facts.pop())
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        words += len(paragraph.split())
+    paragraphs.extend(facts)
+    title = " ".join(_sentence(plan, models, rng, named=True).rstrip(".").split()[:12])
+    return title, "\n\n".join(paragraphs)
+
+
+_EDGES = (
+    "Share this article",
+    "By {site} Staff",
+    "Copyright 2024 {site}. All rights reserved.",
+    "Sign up for our newsletter",
+    "Read more: the latest news from {site}",
+)
+
+
+def _copy(body: str, title: str, rng: random.Random, site: str) -> tuple[str, str]:
+    paragraphs = body.split("\n\n")
+    if len(paragraphs) > 3 and rng.random() < 0.5:
+        paragraphs = paragraphs[: max(3, int(len(paragraphs) * rng.uniform(0.6, 0.95)))]
+    words = "\n\n".join(paragraphs).split(" ")
+    for _ in range(rng.randint(0, 4)):
+        i = rng.randrange(len(words))
+        words[i] = rng.choice(("the", "a", "new", "local", "officials"))
+    text = " ".join(words)
+    if rng.random() < 0.5:
+        text = rng.choice(_EDGES).format(site=site) + "\n\n" + text
+    if rng.random() < 0.5:
+        text += "\n\n" + rng.choice(_EDGES).format(site=site)
+    return (title if rng.random() < 0.5 else f"{title} - {site}"), text
+
+
+@dataclass
+class Generated:
+    story: int
+    number: int  # within the story
+    title: str
+    body: str
+    site: str
+    published: datetime
+    copy_of: int | None  # number of the article in the story it copies
+    exact: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"{URL}s{self.story}/a{self.number}"
+
+    def article(self) -> Article:
+        text = f"{self.title}\n\n{self.site} · {self.published:%Y-%m-%d}\n\n{self.body}"
+        return Article(
+            url=self.url,
+            canonical_url=self.url,
+            title=self.title,
+            body=self.body,
+            text=text,
+            site=self.site,
+            published=self.published,
+        )
+
+
+def generate_story(index: int, models: Models, extra: int = 0) -> list[Generated]:
+    """The articles of story `index` (and `extra` more write-ups and copies, for probes)."""
+    plan, rng = plan_story(index, models)
+    size = min(40, 1 + int(rng.expovariate(1 / 4.5)))
+    out: list[Generated] = []
+    for number in range(size + extra):
+        site = f"{_name(rng, 2)} {rng.choice(('Times', 'Post', 'News', 'Herald', 'Daily'))}"
+        when = plan.start + timedelta(minutes=rng.randrange(36 * 60))
+        if out and rng.random() < COPY_SHARE:
+            source = rng.choice([g for g in out if g.copy_of is None])
+            if rng.random() < EXACT_COPY_SHARE:
+                out.append(
+                    Generated(index, number, source.title, source.body, site, when, source.number)
+                )
+                out[-1].exact = True
+                continue
+            title, body = _copy(source.body, source.title, rng, site)
+            out.append(Generated(index, number, title, body, site, when, source.number))
+            continue
+        title, body = _writeup(plan, models, rng)
+        out.append(Generated(index, number, title, body, site, when, None))
+    return out
+
+
+# --- fill rows, as production computes them ---------------------------------------------------
+
+
+def _worker_init() -> None:
+    global _MODELS
+    _MODELS = load_models()
+
+
+def _batch_rows(args: tuple[int, int, dict[str, int], int]) -> dict:
+    """The rows of stories [first, last): per article its fingerprint and terms; per story the
+    centroid and its index, with IDF from the `df` estimate."""
+    first, last, df, documents = args
+    assert _MODELS is not None
+    batch: dict = {"articles": [], "stories": [], "terms": Counter()}
+    for index in range(first, last):
+        members = generate_story(index, _MODELS)
+        centroid: dict[str, float] = {}
+        originals: dict[int, int] = {}
+        for g in members:
+            fp = dedup.fingerprint(g.body)
+            row = {
+                "g": (g.story, g.number, g.copy_of, g.exact),
+                "title": g.title,
+                "body": g.body,
+                "site": g.site,
+                "published": g.published,
+                "text_hash": fp.text_hash,
+                "minhash": fp.signature,
+                "bands": fp.band_keys,
+            }
+            if g.copy_of is None:
+                originals[g.number] = len(batch["articles"])
+                counts = {
+                    t[: stories.MAX_TERM_LENGTH]: n
+                    for t, n in stories.article_terms(g.title, g.body).items()
+                }
+                batch["terms"].update(counts.keys())
+                weights = stories.vector(counts, df, documents)
+                centroid = stories.merge_centroid(centroid, weights)
+            batch["articles"].append(row)
+        times = [g.published for g in members]
+        batch["stories"].append(
+            {
+                "index": index,
+                "first": min(times),
+                "last": max(times),
+                "size": len(members),
+                "centroid": centroid,
+            }
+        )
+    return batch
+
+
+def _batches(total_stories: int, start: int, models: Models, workers: int):
+    """Generated row batches for stories [start, total_stories), from the cache when there."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    df, documents = _pilot_df(models)
+    todo = []
+    for first in range(start, total_stories, BATCH_STORIES):
+        todo.append((first, min(total_stories, first + BATCH_STORIES)))
+
+    def cached(first: int, last: int) -> Path:
+        return CACHE / f"v{GENERATOR_VERSION}-{first}-{last}.pickle"
+
+    missing = [(f, la, df, documents) for f, la in todo if not cached(f, la).exists()]
+    pool = mp.get_context("fork").Pool(workers, initializer=_worker_init) if missing else None
+    try:
+        results = pool.imap(_batch_rows, missing) if pool else iter(())
+        for first, last in todo:
+            path = cached(first, last)
+            if path.exists():
+                with path.open("rb") as f:
+                    yield pickle.load(f)
+                continue
+            batch = next(results)
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.rename(path)
+            yield batch
+    finally:
+        if pool:
+            pool.terminate()
+            pool.join()
+
+
+def _pilot_df(models: Models) -> tuple[dict[str, int], int]:
+    """Document frequencies of a sample of originals, scaled to 100k documents: the IDF the
+    fill's centroids use (production uses the counts at the time; rare terms dominate both)."""
+    path = CACHE / f"v{GENERATOR_VERSION}-pilot.pickle"
+    if path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    df: Counter[str] = Counter()
+    n = 0
+    for index in range(0, 400_000, 1000):
+        for g in generate_story(index, models):
+            if g.copy_of is None:
+                df.update(stories.article_terms(g.title, g.body).keys())
+                n += 1
+    scale = 100_000 / n
+    result = ({t: max(1, round(c * scale)) for t, c in df.items() if c > 1}, 100_000)
+    with path.open("wb") as f:
+        pickle.dump(result, f)
+    return result
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+class Loader:
+    """Writes generated batches into the corpus tables, ids given here."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as conn:
+            self.next_article = (conn.scalar(sa.text("SELECT max(id) FROM articles")) or 0) + 1
+            self.next_story = (conn.scalar(sa.text("SELECT max(id) FROM stories")) or 0) + 1
+        self.articles = 0
+        self.terms: Counter[str] = Counter()
+        self.documents = 0
+
+    def load(self, batch: dict) -> None:
+        now = datetime.now(UTC)
+        story_ids = {}
+        story_rows, term_rows = [], []
+        for s in batch["stories"]:
+            sid = self.next_story
+            self.next_story += 1
+            story_ids[s["index"]] = sid
+            story_rows.append(
+                (
+                    sid,
+                    now,
+                    s["first"],
+                    s["last"],
+                    s["size"],
+                    json.dumps(s["centroid"]),
+                )
+            )
+            for term in stories.top_terms(s["centroid"], stories.INDEX_TERMS):
+                term_rows.append((term, sid, s["last"]))
+        article_rows, band_rows = [], []
+        ids: dict[tuple[int, int], int] = {}
+        for a in batch["articles"]:
+            story, number, copy_of, exact = a["g"]
+            aid = self.next_article
+            self.next_article += 1
+            ids[(story, number)] = aid
+            original = ids[(story, copy_of)] if copy_of is not None else None
+            if original is None:
+                reason, similarity = None, None
+                self.documents += 1
+            elif exact:
+                reason, similarity = f"same text as #{original}", 1.0
+            else:
+                reason, similarity = f"near copy of #{original} (Jaccard 0.80)", 0.8
+            url = f"{URL}s{story}/a{number}"
+            text = f"{a['title']}\n\n{a['site']} · {a['published']:%Y-%m-%d}\n\n{a['body']}"
+            article_rows.append(
+                (
+                    aid,
+                    url,
+                    url,
+                    a["title"],
+                    None,
+                    a["site"],
+                    a["published"],
+                    now,
+                    None,
+                    a["body"],
+                    text,
+                    "ingest",
+                    a["text_hash"],
+                    a["minhash"],
+                    original,
+                    reason,
+                    similarity,
+                    story_ids[story],
+                )
+            )
+            band_rows.extend((aid, b, k) for b, k in a["bands"])
+        self.terms.update(batch["terms"])
+        self.articles += len(article_rows)
+        if self.sqlite:
+            self._sqlite(story_rows, term_rows, article_rows, band_rows)
+        else:
+            self._copy(story_rows, term_rows, article_rows, band_rows)
+
+    _ARTICLE_COLUMNS = (
+        "id, url, canonical_url, title, author, site, published, fetched, language, body, text, "
+        "source, text_hash, minhash, duplicate_of, duplicate_reason, similarity, story_id"
+    )
+
+    def _sqlite(self, story_rows, term_rows, article_rows, band_rows) -> None:
+        def ts(d: datetime) -> str:
+            return d.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.executemany(
+                "INSERT INTO stories (id, created, first_published, last_published, size, "
+                "centroid) VALUES (?, ?, ?, ?, ?, ?)",
+                [(r[0], ts(r[1]), ts(r[2]), ts(r[3]), r[4], r[5]) for r in story_rows],
+            )
+            cur.executemany(
+                "INSERT INTO story_terms (term, story_id, last_published) VALUES (?, ?, ?)",
+                [(t, s, ts(w)) for t, s, w in term_rows],
+            )
+            cur.executemany(
+                f"INSERT INTO articles ({self._ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+                [(*r[:6], ts(r[6]), ts(r[7]), *r[8:]) for r in article_rows],
+            )
+            cur.executemany(
+                "INSERT INTO lsh_bands (article_id, band, key) VALUES (?, ?, ?)", band_rows
+            )
+            raw.commit()
+        finally:
+            raw.close()
+
+    def _copy(self, story_rows, term_rows, article_rows, band_rows) -> None:
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for table, columns, rows in (
+                (
+                    "stories",
+                    "id, created, first_published, last_published, size, centroid",
+                    story_rows,
+                ),
+                ("story_terms", "term, story_id, last_published", term_rows),
+                ("articles", self._ARTICLE_COLUMNS, article_rows),
+                ("lsh_bands", "article_id, band, key", band_rows),
+            ):
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            raw.commit()
+        finally:
+            raw.close()
+
+    def finish(self) -> None:
+        """Document frequencies (the originals' terms and the documents row); sequences."""
+        rows = [(t, n) for t, n in self.terms.items()] + [(stories.DOCUMENTS, self.documents)]
+        self.terms.clear()
+        self.documents = 0
+        upsert = (
+            "INSERT INTO term_stats (term, df) VALUES ({p}, {p}) "
+            "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df"
+        )
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            if self.sqlite:
+                cur.executemany(upsert.format(p="?"), rows)
+            else:
+                cur.execute("CREATE TEMP TABLE fill_terms (term text, df int) ON COMMIT DROP")
+                with cur.copy("COPY fill_terms (term, df) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(
+                    "INSERT INTO term_stats (term, df) SELECT term, df FROM fill_terms "
+                    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df"
+                )
+                for table in ("articles", "stories"):
+                    cur.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                cur.execute("ANALYZE")
+            if self.sqlite:
+                cur.execute("ANALYZE")
+            raw.commit()
+        finally:
+            raw.close()
+        self.engine.dispose()
+
+
+def _fill(url: str, size: int, next_story: int, workers: int, queue: mp.Queue) -> None:
+    """Child process: fill the corpus until it holds `size` articles (whole stories)."""
+    try:
+        queue.put(_fill_to(url, size, next_story, workers))
+    except BaseException as exc:
+        queue.put(exc)
+        raise
+
+
+def _fill_to(url: str, size: int, next_story: int, workers: int) -> tuple[int, int]:
+    models = load_models()
+    loader = Loader(url)
+    with loader.engine.connect() as conn:
+        have = conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0
+    story = next_story
+    # Stories hold ~5.5 articles on average; generate in whole batches, stop once there.
+    estimate = story + max(BATCH_STORIES, int((size - have) / 4.5))
+    estimate = (estimate + BATCH_STORIES - 1) // BATCH_STORIES * BATCH_STORIES
+    for batch in _batches(estimate, story, models, workers):
+        if have >= size:
+            break
+        loader.load(batch)
+        have += len(batch["articles"])
+        story = batch["stories"][-1]["index"] + 1
+    loader.finish()
+    return have, story
+
+
+# --- probes -----------------------------------------------------------------------------------
+
+
+def _rss_mb() -> tuple[float, float]:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return peak, current
+
+
+def _probes(models: Models, stories_filled: int, count: int, round_: int) -> list[tuple]:
+    """(kind, Generated, expected story index) for `count` probes."""
+    rng = random.Random(f"probes-{stories_filled}-{round_}")
+    out = []
+    recent = max(1, min(stories_filled, STORIES_PER_DAY * 2))
+    for i in range(count):
+        kind = ("new", "copy", "writeup")[i % 3]
+        if kind == "new":
+            index = 10_000_000 + stories_filled * 10 + i + round_ * 100_000
+            g = generate_story(index, models)[0]
+            # A new story now: just after the filled ones.
+            g.published = START + timedelta(days=(stories_filled + i / 3) / STORIES_PER_DAY)
+            out.append((kind, g, None))
+            continue
+        index = stories_filled - 1 - rng.randrange(recent)
+        stored = generate_story(index, models)
+        if kind == "copy":
+            source = rng.choice(stored)
+            site = f"{_name(rng, 2)} Courier"
+            title, body = _copy(source.body, source.title, rng, site)
+            g = Generated(index, 1000 + i, title, body, site, source.published, source.number)
+            out.append((kind, g, index))
+        else:
+            plan, _ = plan_story(index, models)
+            title, body = _writeup(plan, models, random.Random(f"w-{index}-{i}-{round_}"))
+            when = stored[0].published + timedelta(hours=rng.randrange(1, 30))
+            g = Generated(index, 2000 + i, title, body, f"{_name(rng, 2)} Times", when, None)
+            out.append((kind, g, index))
+    rng.shuffle(out)
+    return out
+
+
+def _measure(url: str, models: Models, stories_filled: int, count: int, round_: int) -> dict:
+    probes = _probes(models, stories_filled, count, round_)
+    times = []
+    candidates = []
+    verified = []  # of the candidates, those dedup.worth_verifying keeps
+    right = Counter()
+    kinds = Counter()
+    with open_corpus(url) as corpus:
+        with corpus.engine.connect() as conn:
+            story_of_url = {}
+            for _kind, _g, index in probes:
+                if index is not None:
+                    story_of_url[index] = conn.scalar(
+                        sa.text("SELECT story_id FROM articles WHERE canonical_url = :u"),
+                        {"u": f"{URL}s{index}/a0"},
+                    )
+        for kind, g, index in probes:
+            fp = dedup.fingerprint(g.body)
+            if fp.band_keys:
+                with corpus.engine.connect() as conn:
+                    pairs = " OR ".join(f"(band = {b} AND key = {k})" for b, k in fp.band_keys)
+                    found = conn.execute(
+                        sa.text(
+                            "SELECT c.hits, a.minhash FROM (SELECT article_id, count(*) AS hits "
+                            f"FROM lsh_bands WHERE {pairs} GROUP BY article_id) c "
+                            "JOIN articles a ON a.id = c.article_id"
+                        )
+                    ).all()
+                    candidates.append(len(found))
+                    kept = [dedup.worth_verifying(h, fp.signature, m) for h, m in found]
+                    verified.append(sum(kept))
+            article = g.article()
+            started = time.perf_counter()
+            stored = corpus.add_article(article, source="ingest")
+            times.append((time.perf_counter() - started) * 1000)
+            kinds[kind] += 1
+            with corpus.engine.connect() as conn:
+                story_id = conn.scalar(
+                    sa.text("SELECT story_id FROM articles WHERE id = :i"), {"i": stored.id}
+                )
+            if kind == "copy":
+                right[kind] += stored.duplicate_of is not None
+            elif kind == "writeup":
+                right[kind] += story_id == story_of_url[index] and stored.duplicate_of is None
+            else:
+                right[kind] += stored.duplicate_of is None
+    times.sort()
+    peak, current = _rss_mb()
+    return {
+        "p50": statistics.median(times),
+        "p95": times[int(0.95 * (len(times) - 1))],
+        "max": times[-1],
+        "candidates": statistics.mean(candidates) if candidates else 0.0,
+        "candidates_max": max(candidates) if candidates else 0,
+        "verified": statistics.mean(verified) if verified else 0.0,
+        "verified_max": max(verified) if verified else 0,
+        "right": {k: f"{right[k]}/{kinds[k]}" for k in kinds},
+        "peak_rss": peak,
+        "rss": current,
+    }
+
+
+def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):
+    try:
+        queue.put(_measure(url, load_models(), stories_filled, count, round_))
+    except BaseException as exc:
+        queue.put(exc)
+        raise
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def run(database: str, url: str, sizes: list[int], args: argparse.Namespace) -> list[dict]:
+    ctx = mp.get_context("fork")
+    open_corpus(url).close()  # migrate
+    rows = []
+    stories_filled = 0
+    for round_, size in enumerate(sizes):
+        queue = ctx.Queue()
+        started = time.perf_counter()
+        proc = ctx.Process(target=_fill, args=(url, size, stories_filled, args.workers, queue))
+        proc.start()
+        have, stories_filled = _get(queue)
+        proc.join()
+        fill = time.perf_counter() - started
+        # Probes in a fresh process: its RSS is what a worker ingesting at this size needs.
+        proc = ctx.Process(
+            target=_measure_child, args=(url, stories_filled, args.probes, round_, queue)
+        )
+        proc.start()
+        m = _get(queue)
+        proc.join()
+        row = {"database": database, "size": have, "fill_s": fill} | m
+        rows.append(row)
+        _print_row(row)
+    return rows
+
+
+def _get(queue: mp.Queue):
+    got = queue.get()
+    if isinstance(got, BaseException):
+        raise SystemExit(f"a child process failed: {got!r}")
+    return got
+
+
+HEADER = (
+    f"{'db':<10} {'articles':>9} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'cand':>6} "
+    f"{'cand max':>8} {'verif':>6} {'verif max':>9} {'peak MB':>8} {'rss MB':>7} {'fill s':>7} "
+    f"{'fill/s':>7}  probes right"
+)
+
+
+def _print_row(r: dict) -> None:
+    print(
+        f"{r['database']:<10} {r['size']:>9} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f} "
+        f"{r['candidates']:>6.1f} {r['candidates_max']:>8} {r['verified']:>6.1f} "
+        f"{r['verified_max']:>9} {r['peak_rss']:>8.0f} {r['rss']:>7.0f} "
+        f"{r['fill_s']:>7.0f} {r['size'] / r['fill_s']:>7.0f}  {r['right']}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--databases", default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "NEWSMON_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/"
+        ),
+        help="server URL; a database newsmon_scale is created there and dropped after",
+    )
+    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the filled databases")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    if args.sizes == "10000,100000" and args.databases == "sqlite":
+        print(
+            "default run (10k, 100k on SQLite); the full one: bench/scale.py "
+            "--sizes 10000,100000,1000000 --databases sqlite,postgresql"
+        )
+    print(HEADER, flush=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for database in args.databases.split(","):
+        if database == "sqlite":
+            with tempfile.TemporaryDirectory(dir=ROOT / "build") as tmp:
+                path = Path(tmp) / "scale.db"
+                rows += run(database, f"sqlite:///{path}", sizes, args)
+                if args.keep:
+                    os.link(path, ROOT / "build" / "scale.db")
+        elif database == "postgresql":
+            server = sa.create_engine(args.postgres_url + "postgres", isolation_level="AUTOCOMMIT")
+            with server.connect() as conn:
+                conn.execute(sa.text("DROP DATABASE IF EXISTS newsmon_scale"))
+                conn.execute(sa.text("CREATE DATABASE newsmon_scale"))
+            try:
+                rows += run(database, args.postgres_url + "newsmon_scale", sizes, args)
+            finally:
+                if not args.keep:
+                    with server.connect() as conn:
+                        conn.execute(sa.text("DROP DATABASE IF EXISTS newsmon_scale"))
+                server.dispose()
+        else:
+            raise SystemExit(f"unknown database {database}")
+    print()
+    print(HEADER)
+    for r in rows:
+        _print_row(r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
