@@ -1,7 +1,7 @@
 """Dedup and story lookup at scale: corpora of 10k, 100k, 1M realistic synthetic articles.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000] [--databases sqlite,postgresql]
-        [--postgres-url URL] [--probes 300] [--workers 2] [--keep]
+        [--postgres-url URL] [--probes 300] [--workers 2] [--keep] [--reuse [--round N]]
 
 The default (no arguments, what `make bench` runs) is 10k and 100k articles on SQLite: the full
 run, 1M articles on both databases, takes well over 30 minutes (fill of ~1M articles and ~84M
@@ -743,16 +743,26 @@ def run(database: str, url: str, sizes: list[int], args: argparse.Namespace) -> 
     ctx = mp.get_context("fork")
     open_corpus(url).close()  # migrate
     rows = []
-    stories_filled = 0
+    sidecar = CACHE.parent / f"scale-{database}.json"
+    kept = json.loads(sidecar.read_text()) if args.reuse and sidecar.exists() else {}
+    stories_filled = kept.get("stories_filled", 0)
     for round_, size in enumerate(sizes):
         queue = ctx.Queue()
         started = time.perf_counter()
-        proc = ctx.Process(target=_fill, args=(url, size, stories_filled, args.workers, queue))
-        proc.start()
-        have, stories_filled = _get(queue)
-        proc.join()
-        fill = time.perf_counter() - started
+        if kept.get("size", 0) >= size:
+            have, fill = kept["size"], None  # filled by an earlier --keep run
+        else:
+            proc = ctx.Process(target=_fill, args=(url, size, stories_filled, args.workers, queue))
+            proc.start()
+            have, stories_filled = _get(queue)
+            proc.join()
+            fill = time.perf_counter() - started
+            if args.keep:
+                kept = {"size": have, "stories_filled": stories_filled}
+                sidecar.write_text(json.dumps(kept))
         # Probes in a fresh process: its RSS is what a worker ingesting at this size needs.
+        # (Probes stay in a kept database; a later --reuse run draws other ones.)
+        round_ += args.round
         proc = ctx.Process(
             target=_measure_child, args=(url, stories_filled, args.probes, round_, queue)
         )
@@ -780,11 +790,14 @@ HEADER = (
 
 
 def _print_row(r: dict) -> None:
+    fill, rate = "-", "-"
+    if r["fill_s"] is not None:
+        fill, rate = f"{r['fill_s']:.0f}", f"{r['size'] / r['fill_s']:.0f}"
     print(
         f"{r['database']:<10} {r['size']:>9} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f} "
         f"{r['candidates']:>6.1f} {r['candidates_max']:>8} {r['verified']:>6.1f} "
         f"{r['verified_max']:>9} {r['peak_rss']:>8.0f} {r['rss']:>7.0f} "
-        f"{r['fill_s']:>7.0f} {r['size'] / r['fill_s']:>7.0f}  {r['right']}",
+        f"{fill:>7} {rate:>7}  {r['right']}",
         flush=True,
     )
 
@@ -802,7 +815,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--probes", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--keep", action="store_true", help="keep the filled databases")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the filled databases (build/scale.db, newsmon_scale) for --reuse",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="probe the kept databases, filling only what is missing",
+    )
+    parser.add_argument("--round", type=int, default=0, help="draw other probes (with --reuse)")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if args.sizes == "10000,100000" and args.databases == "sqlite":
@@ -814,21 +837,28 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     rows = []
     for database in args.databases.split(","):
-        if database == "sqlite":
+        if database == "sqlite" and (args.keep or args.reuse):
+            path = ROOT / "build" / "scale.db"
+            if not args.reuse:
+                for stale in (path, path.with_name("scale.db-wal"), path.with_name("scale.db-shm")):
+                    stale.unlink(missing_ok=True)
+            rows += run(database, f"sqlite:///{path}", sizes, args)
+        elif database == "sqlite":
             with tempfile.TemporaryDirectory(dir=ROOT / "build") as tmp:
-                path = Path(tmp) / "scale.db"
-                rows += run(database, f"sqlite:///{path}", sizes, args)
-                if args.keep:
-                    os.link(path, ROOT / "build" / "scale.db")
+                rows += run(database, f"sqlite:///{Path(tmp) / 'scale.db'}", sizes, args)
         elif database == "postgresql":
             server = sa.create_engine(args.postgres_url + "postgres", isolation_level="AUTOCOMMIT")
             with server.connect() as conn:
-                conn.execute(sa.text("DROP DATABASE IF EXISTS newsmon_scale"))
-                conn.execute(sa.text("CREATE DATABASE newsmon_scale"))
+                exists = conn.scalar(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = 'newsmon_scale'")
+                )
+                if not (args.reuse and exists):
+                    conn.execute(sa.text("DROP DATABASE IF EXISTS newsmon_scale"))
+                    conn.execute(sa.text("CREATE DATABASE newsmon_scale"))
             try:
                 rows += run(database, args.postgres_url + "newsmon_scale", sizes, args)
             finally:
-                if not args.keep:
+                if not (args.keep or args.reuse):
                     with server.connect() as conn:
                         conn.execute(sa.text("DROP DATABASE IF EXISTS newsmon_scale"))
                 server.dispose()

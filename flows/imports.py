@@ -12,12 +12,17 @@ from pathlib import Path
 from extractors.cleantext import normalise_body, parse_document, render_document
 from extractors.records import Article
 from extractors.urls import canonical_url
-from flows.processor import BatchResult, store_article
+from flows.processor import BatchResult, store_article, store_articles
 from flows.settings import Settings, WatchSettings
-from storage.repository import Corpus
+from storage.repository import Corpus, NewArticle
 
 # Seed files were written by other tools; one of them ends with the page's address.
 _ORIGINAL_URL = re.compile(r"^\s*Original url:\s*\n*\s*<?(https?://[^\s>]+)>?\s*$", re.I | re.M)
+
+
+# Articles per transaction: large enough to amortise the commit, small enough that a failure
+# loses little work (the next run skips what was stored).
+INGEST_BATCH = 200
 
 
 class InputError(ValueError):
@@ -96,32 +101,32 @@ def read_jsonl(path: Path) -> Iterator[IngestRecord]:
 def ingest_jsonl(
     settings: Settings, corpus: Corpus, path: Path, watch: WatchSettings | None = None
 ) -> BatchResult:
-    """Relevance (for `watch`, or every watch), dedup and storage, in `published` order."""
+    """Relevance (for `watch`, or every watch), dedup and storage, in `published` order, in
+    batches of INGEST_BATCH articles (one transaction each)."""
     oldest = datetime.min.replace(tzinfo=UTC)
     records = sorted(read_jsonl(path), key=lambda r: r.published or oldest)
     result = BatchResult()
-    for record in records:
-        body = normalise_body(record.text)
-        article = Article(
-            url=record.url,
-            canonical_url=canonical_url(record.url),
-            title=record.title,
-            body=body,
-            text=render_document(
-                record.title, body, site=record.source, published=record.published
-            ),
-            site=record.source,
-            published=record.published,
-        )
-        store_article(
-            settings,
-            corpus,
-            article,
-            source="ingest",
-            result=result,
-            watches=[watch] if watch else None,
-        )
+    watches = [watch] if watch else None
+    for start in range(0, len(records), INGEST_BATCH):
+        batch = [
+            NewArticle(_ingest_article(record), "ingest")
+            for record in records[start : start + INGEST_BATCH]
+        ]
+        store_articles(settings, corpus, batch, result=result, watches=watches)
     return result
+
+
+def _ingest_article(record: IngestRecord) -> Article:
+    body = normalise_body(record.text)
+    return Article(
+        url=record.url,
+        canonical_url=canonical_url(record.url),
+        title=record.title,
+        body=body,
+        text=render_document(record.title, body, site=record.source, published=record.published),
+        site=record.source,
+        published=record.published,
+    )
 
 
 def _parse_published(value: object) -> datetime | None:

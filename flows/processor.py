@@ -38,7 +38,7 @@ from extractors.relevance import match_article
 from extractors.site_templates import block_samples, site_of, strip_template
 from flows.delivery import deliver, notify_channels
 from flows.settings import Settings, WatchSettings
-from storage.repository import ArticleRecord, Corpus, DigestRecord
+from storage.repository import ArticleRecord, Corpus, DigestRecord, NewArticle
 
 log = logging.getLogger("newsmon")
 
@@ -208,26 +208,35 @@ def store_article(
     fetched_url: str | None = None,
 ) -> int:
     """Match the article against the watches (all configured ones by default), then store it."""
-    matches = match_watches(article, settings.watch if watches is None else watches)
-    stored = corpus.add_article(
-        article,
-        source=source,
-        matches=matches,
-        feed_url=feed_url,
-        raw_html=raw_html,
-        fetched_url=fetched_url,
-    )
-    if not stored.is_new:
-        result.already_known += 1
-        return stored.id
-    result.stored += 1
-    if stored.duplicate_of is not None:
-        result.duplicates += 1
-        return stored.id
-    for match in matches:
-        if match.matched:
-            result.relevant[match.watch] = result.relevant.get(match.watch, 0) + 1
-    return stored.id
+    new = NewArticle(article, source, feed_url=feed_url, raw_html=raw_html, fetched_url=fetched_url)
+    return store_articles(settings, corpus, [new], result=result, watches=watches)[0]
+
+
+def store_articles(
+    settings: Settings,
+    corpus: Corpus,
+    items: Sequence[NewArticle],
+    *,
+    result: BatchResult,
+    watches: Iterable[WatchSettings] | None = None,
+) -> list[int]:
+    """Match each article against the watches (all configured ones by default), then store
+    them in one batch (`Corpus.add_articles`); their ids."""
+    chosen = list(settings.watch if watches is None else watches)
+    items = [replace(item, matches=match_watches(item.article, chosen)) for item in items]
+    stored = corpus.add_articles(items)
+    for item, outcome in zip(items, stored, strict=True):
+        if not outcome.is_new:
+            result.already_known += 1
+            continue
+        result.stored += 1
+        if outcome.duplicate_of is not None:
+            result.duplicates += 1
+            continue
+        for match in item.matches:
+            if match.matched:
+                result.relevant[match.watch] = result.relevant.get(match.watch, 0) + 1
+    return [outcome.id for outcome in stored]
 
 
 def match_watches(article: Article, watches: Iterable[WatchSettings]) -> list[RelevanceMatch]:

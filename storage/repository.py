@@ -43,7 +43,9 @@ __all__ = [
     "DigestConflictError",
     "DigestRecord",
     "FeedState",
+    "NewArticle",
     "PageRecord",
+    "Placement",
     "StoredArticle",
     "open_corpus",
 ]
@@ -86,6 +88,28 @@ class StoredArticle:
     duplicate_of: int | None
     # "same text as #12", "near copy of #12 (Jaccard 0.87)", "91% of its text in #12"
     reason: str | None
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to store (`Corpus.add_articles`) and what came with it."""
+
+    article: Article
+    source: str  # one of SOURCES
+    matches: Sequence[RelevanceMatch] = ()  # relevance results; the matched ones are kept
+    feed_url: str | None = None
+    raw_html: bytes | None = None  # the fetched page, kept compressed
+    fetched_url: str | None = None  # the URL fetched, when it differs from the article's
+    http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new article would go (`Corpus.lookup`)."""
+
+    known: int | None  # the stored article with the same canonical URL
+    duplicate_of: int | None  # its original
+    story_id: int | None  # its story; None for a new one
 
 
 @dataclass(frozen=True)
@@ -348,123 +372,127 @@ class Corpus:
         fetched_url: str | None = None,
         http_status: int | None = None,
     ) -> StoredArticle:
-        """Store an article unless its canonical URL is known; link it to its original when it
-        has the same text or is a near copy; put it into a story (a copy into its original's).
-        One transaction.
+        """Store one article (`add_articles` of one)."""
+        item = NewArticle(article, source, matches, feed_url, raw_html, fetched_url, http_status)
+        return self.add_articles([item])[0]
 
-        The page row (`fetched_url`, else the article's URL) is recorded when the article was
-        fetched (`fetched_url` or `raw_html` given); matched relevance results are kept.
+    def add_articles(self, items: Sequence[NewArticle]) -> list[StoredArticle]:
+        """Store articles in order, in one transaction: each unless its canonical URL is known,
+        linked to its original when it has the same text or is a near copy, put into a story
+        (a copy into its original's). The page row (`fetched_url`, else the article's URL) is
+        recorded when the article was fetched (`fetched_url` or `raw_html` given); matched
+        relevance results are kept.
+
+        Ingest is serialised: one batch at a time across every worker (SQLite: the write lock
+        taken at BEGIN; PostgreSQL: an advisory lock), so each article is compared with every
+        article stored before it. Batches of 100-500 articles amortise the commit and the
+        document-frequency writes (`stories.DocumentFrequencies`).
         """
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-        # PostgreSQL text cannot hold NUL characters (SQLite can): drop them everywhere alike.
-        article = _without_nul(article)
-        fingerprint = dedup.fingerprint(article.body)
-        terms = {m.watch: list(dict.fromkeys(m.terms)) for m in matches if m.matched}
-        page = None
-        if fetched_url is not None or raw_html is not None:
-            page = {
-                "url": fetched_url or article.url,
-                "feed_url": feed_url,
-                "final_url": article.url,
-                "http_status": http_status,
-                "raw_html": zlib.compress(raw_html, 6) if raw_html is not None else None,
-            }
+        prepared = [_prepare(item) for item in items]
+        if not prepared:
+            return []
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._write() as conn:
-                    return self._add_article(conn, article, source, fingerprint, terms, page)
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(_INGEST_LOCK)
+                    frequencies = stories.DocumentFrequencies()
+                    stored = [self._add_article(conn, p, frequencies) for p in prepared]
+                    frequencies.flush(conn)
+                    return stored
             except IntegrityError:
-                # Another worker stored the same URL or text first: the retry resolves to it.
+                # Another writer stored the same URL or text first: the retry resolves to it.
                 if attempt == WRITE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
 
+    def lookup(self, article: Article) -> Placement:
+        """Where `add_article` would put the article, without storing anything: the stored
+        article with its canonical URL, else its original and story (read only; what
+        bench/scale.py times as the dedup and story lookup)."""
+        fingerprint = dedup.fingerprint(article.body)
+        with self._read() as conn:
+            existing = conn.execute(_BY_CANONICAL_URL, {"url": article.canonical_url}).first()
+            if existing is not None:
+                return Placement(existing.id, existing.duplicate_of, existing.story_id)
+            link = self._find_original(conn, article, fingerprint)
+            if link is not None and link.original.story_id is not None:
+                return Placement(None, link.original.id, link.original.story_id)
+            vector = self._story_vector(conn, article, stories.DocumentFrequencies())
+            story_id = stories.find_story(conn, vector)
+        return Placement(None, link.original.id if link else None, story_id)
+
     def _add_article(
-        self,
-        conn: Connection,
-        article: Article,
-        source: str,
-        fingerprint: dedup.Fingerprint,
-        terms: dict[str, list[str]],
-        page: dict[str, Any] | None,
+        self, conn: Connection, new: _Prepared, frequencies: stories.DocumentFrequencies
     ) -> StoredArticle:
         now = self._clock()
-        existing = conn.execute(
-            sa.select(articles.c.id, articles.c.duplicate_of, articles.c.duplicate_reason).where(
-                articles.c.canonical_url == article.canonical_url
-            )
-        ).first()
+        article, fingerprint = new.article, new.fingerprint
+        existing = conn.execute(_BY_CANONICAL_URL, {"url": article.canonical_url}).first()
         if existing is not None:
-            if page is not None:
-                self._store_page(conn, page, existing.id, now)
-            self._store_matches(conn, existing.id, terms)
+            if new.page is not None:
+                self._store_page(conn, new.page, existing.id, now)
+            self._store_matches(conn, existing.id, new.terms)
             return StoredArticle(
                 existing.id, False, existing.duplicate_of, existing.duplicate_reason
             )
 
         link = self._find_original(conn, article, fingerprint)
         result = conn.execute(
-            articles.insert().values(
-                url=article.url,
-                canonical_url=article.canonical_url,
-                title=article.title,
-                author=article.author,
-                site=article.site,
-                published=article.published,
-                fetched=now,
-                language=article.language,
-                body=article.body,
-                text=article.text,
-                source=source,
-                text_hash=fingerprint.text_hash,
-                minhash=fingerprint.signature,
-                duplicate_of=link.original.id if link else None,
-                duplicate_reason=link.reason if link else None,
-                similarity=link.similarity if link else None,
-            )
+            articles.insert(),
+            {
+                "url": article.url,
+                "canonical_url": article.canonical_url,
+                "title": article.title,
+                "author": article.author,
+                "site": article.site,
+                "published": article.published,
+                "fetched": now,
+                "language": article.language,
+                "body": article.body,
+                "text": article.text,
+                "source": new.source,
+                "text_hash": fingerprint.text_hash,
+                "minhash": fingerprint.signature,
+                "duplicate_of": link.original.id if link else None,
+                "duplicate_reason": link.reason if link else None,
+                "similarity": link.similarity if link else None,
+            },
         )
         article_id = int(result.inserted_primary_key[0])
         if fingerprint.band_keys:
             # Copies are indexed too: a later copy may be closer to a copy than to the original.
-            params: dict[str, int] = {"a": article_id}
-            for i, (band, key) in enumerate(fingerprint.band_keys):
-                params[f"b{i}"] = band
-                params[f"k{i}"] = key
-            conn.execute(_band_insert(len(fingerprint.band_keys)), params)
+            keys = fingerprint.band_keys
+            insert = _band_insert(len(keys), conn.dialect.paramstyle)
+            conn.exec_driver_sql(insert, tuple(v for b, k in keys for v in (article_id, b, k)))
         duplicate_of = link.original.id if link else None
         reason = link.reason if link else None
         if link is not None and _is_older(article, link.original):
             self._become_original(conn, article_id, article.body, link.original.id)
             duplicate_of = reason = None
-        self._assign_story(conn, article, article_id, link, now)
-        if page is not None:
-            self._store_page(conn, page, article_id, now)
-        self._store_matches(conn, article_id, terms)
+        # A copy (or a group's new original) joins its group's story; another article is
+        # clustered into a story (storage.stories).
+        if link is not None and link.original.story_id is not None:
+            stories.join_story(conn, article_id, link.original.story_id, article.published)
+        else:
+            vector = self._story_vector(conn, article, frequencies)
+            story_id = stories.find_story(conn, vector)
+            stories.add_to_story(conn, article_id, story_id, vector, now)
+            frequencies.count(vector.terms)
+        if new.page is not None:
+            self._store_page(conn, new.page, article_id, now)
+        self._store_matches(conn, article_id, new.terms)
         return StoredArticle(article_id, True, duplicate_of, reason)
 
-    def _assign_story(
-        self,
-        conn: Connection,
-        article: Article,
-        article_id: int,
-        link: _Link | None,
-        now: datetime,
-    ) -> None:
-        """A copy (or a group's new original) joins its group's story; another article is
-        clustered into a story (storage.stories)."""
-        if link is not None:
-            story_id = link.original.story_id
-            if story_id is not None:
-                stories.join_story(conn, article_id, story_id, article.published)
-                return
-        stories.assign_story(
+    def _story_vector(
+        self, conn: Connection, article: Article, frequencies: stories.DocumentFrequencies
+    ) -> stories.StoryVector:
+        return stories.story_vector(
             conn,
-            article_id,
+            frequencies,
             title=article.title,
             body=article.body,
             published=article.published,
-            now=now,
+            now=self._clock(),
         )
 
     def _find_original(
@@ -482,11 +510,7 @@ class Corpus:
         return self._nearest_original(conn, article, fingerprint)
 
     def _original_with_text(self, conn: Connection, text_hash: str) -> int | None:
-        return conn.scalar(
-            sa.select(articles.c.id).where(
-                articles.c.text_hash == text_hash, articles.c.duplicate_of.is_(None)
-            )
-        )
+        return conn.scalar(_ORIGINAL_WITH_TEXT, {"hash": text_hash})
 
     def _nearest_original(
         self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
@@ -497,20 +521,18 @@ class Corpus:
         phrase are dropped here, before their bodies are read), verified on their stored bodies
         (at most MAX_NEAR_COPY_CANDIDATES); the best match links the article to the original
         of the match's group."""
-        params: dict[str, int] = {"limit": MAX_BAND_CANDIDATES}
-        for i, (band, key) in enumerate(fingerprint.band_keys):
-            params[f"b{i}"] = band
-            params[f"k{i}"] = key
-        rows = conn.execute(_band_query(len(fingerprint.band_keys)), params).all()
+        keys = fingerprint.band_keys
+        query = _band_query(len(keys), conn.dialect.paramstyle)
+        params = (*(value for pair in keys for value in pair), MAX_BAND_CANDIDATES)
         candidates = [
-            row.article_id
-            for row in rows
-            if dedup.worth_verifying(row.hits, fingerprint.signature, row.minhash)
+            article_id
+            for article_id, hits, minhash in conn.exec_driver_sql(query, params)
+            if dedup.worth_verifying(hits, fingerprint.signature, bytes(minhash))
         ][:MAX_NEAR_COPY_CANDIDATES]
         if not candidates:
             return None
         best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
-        for row in conn.execute(_MEMBER_COLUMNS.where(articles.c.id.in_(candidates))):
+        for row in conn.execute(_MEMBERS, {"ids": candidates}):
             found = dedup.overlap(article.body, row.body)
             if not dedup.is_near_copy(found):
                 continue
@@ -852,6 +874,48 @@ class _Link:
     similarity: float
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A NewArticle checked and fingerprinted, ready for its transaction."""
+
+    article: Article
+    source: str
+    fingerprint: dedup.Fingerprint
+    terms: dict[str, list[str]]  # watch -> the query terms found
+    page: dict[str, Any] | None  # the `pages` row, when the article was fetched
+
+
+def _prepare(new: NewArticle) -> _Prepared:
+    if new.source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {new.source!r}")
+    # PostgreSQL text cannot hold NUL characters (SQLite can): drop them everywhere alike.
+    article = _without_nul(new.article)
+    page = None
+    if new.fetched_url is not None or new.raw_html is not None:
+        page = {
+            "url": new.fetched_url or article.url,
+            "feed_url": new.feed_url,
+            "final_url": article.url,
+            "http_status": new.http_status,
+            "raw_html": zlib.compress(new.raw_html, 6) if new.raw_html is not None else None,
+        }
+    return _Prepared(
+        article,
+        new.source,
+        dedup.fingerprint(article.body),
+        {m.watch: list(dict.fromkeys(m.terms)) for m in new.matches if m.matched},
+        page,
+    )
+
+
+# Serialises ingest between PostgreSQL sessions until the transaction ends ("nmingest").
+_INGEST_LOCK = sa.text("SELECT pg_advisory_xact_lock(7957132039535555444)")
+_BY_CANONICAL_URL = sa.select(
+    articles.c.id, articles.c.duplicate_of, articles.c.duplicate_reason, articles.c.story_id
+).where(articles.c.canonical_url == sa.bindparam("url"))
+_ORIGINAL_WITH_TEXT = sa.select(articles.c.id).where(
+    articles.c.text_hash == sa.bindparam("hash"), articles.c.duplicate_of.is_(None)
+)
 _MEMBER_COLUMNS = sa.select(
     articles.c.id,
     articles.c.duplicate_of,
@@ -860,27 +924,34 @@ _MEMBER_COLUMNS = sa.select(
     articles.c.body,
     articles.c.story_id,
 )
+_MEMBERS = _MEMBER_COLUMNS.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
-@lru_cache(maxsize=4)
-def _band_query(n: int) -> sa.TextClause:
+@lru_cache(maxsize=8)
+def _band_query(n: int, paramstyle: str) -> str:
     """The LSH candidate query for n (band, key) pairs: the articles sharing the most bands
-    first. Written once as text (building 84 SQLAlchemy comparisons per article cost a third
-    of the ingest time); each pair is an index lookup on (band, key) on both databases."""
-    pairs = " OR ".join(f"(band = :b{i} AND key = :k{i})" for i in range(n))
-    return sa.text(
+    first, with their signatures. Each pair is an index lookup on (band, key) on both
+    databases. Driver SQL with positional parameters: SQLAlchemy's processing of 169 named
+    parameters cost more than the query itself."""
+    mark = _MARKS[paramstyle]
+    pairs = " OR ".join([f"(band = {mark} AND key = {mark})"] * n)
+    return (
         "SELECT c.article_id, c.hits, a.minhash FROM ("
         f"SELECT article_id, count(*) AS hits FROM lsh_bands WHERE {pairs} "
-        "GROUP BY article_id ORDER BY hits DESC, article_id LIMIT :limit"
+        f"GROUP BY article_id ORDER BY hits DESC, article_id LIMIT {mark}"
         ") c JOIN articles a ON a.id = c.article_id ORDER BY c.hits DESC, c.article_id"
     )
 
 
-@lru_cache(maxsize=4)
-def _band_insert(n: int) -> sa.TextClause:
+@lru_cache(maxsize=8)
+def _band_insert(n: int, paramstyle: str) -> str:
     """The new article's n band rows in one statement (one round trip)."""
-    rows = ", ".join(f"(:a, :b{i}, :k{i})" for i in range(n))
-    return sa.text(f"INSERT INTO lsh_bands (article_id, band, key) VALUES {rows}")
+    mark = _MARKS[paramstyle]
+    rows = ", ".join([f"({mark}, {mark}, {mark})"] * n)
+    return f"INSERT INTO lsh_bands (article_id, band, key) VALUES {rows}"
+
+
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _member(row: Row[Any]) -> _Member:

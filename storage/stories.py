@@ -42,8 +42,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -59,7 +59,7 @@ CENTROID_TERMS = 100
 INDEX_TERMS = 30
 # The article's heaviest terms looked up in the index, and the stories verified at most.
 QUERY_TERMS = 20
-MAX_STORY_CANDIDATES = 20
+MAX_STORY_CANDIDATES = 10
 JOIN_THRESHOLD = 0.15
 # Until the corpus holds MATURE_DOCUMENTS originals its IDF is noise: every word looks rare,
 # and two events of one topic (a meeting, then a trade deal) score 0.25-0.40. Until then only
@@ -171,18 +171,6 @@ def vector(counts: Mapping[str, int], df: Mapping[str, int], documents: int) -> 
     return _unit(weights)
 
 
-def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Cosine of two sparse vectors."""
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
-    if not dot:
-        return 0.0
-    na = math.sqrt(sum(w * w for w in a.values()))
-    nb = math.sqrt(sum(w * w for w in b.values()))
-    return dot / (na * nb)
-
-
 def merge_centroid(centroid: Mapping[str, float], article: Mapping[str, float]) -> dict[str, float]:
     """The story's centroid with one more member: the sum, cut to CENTROID_TERMS terms."""
     merged = dict(centroid)
@@ -222,18 +210,32 @@ def best_story(
     least `threshold`: the cosine of the two vectors plus `entity_bonus` times the cosine of
     their entities alone (shared names are the surest sign of one event)."""
     best: tuple[int, float] | None = None
-    mine = _entities(article) if entity_bonus else {}
+    norm = _norm(article.values())
+    entity_norm = _norm(w for t, w in article.items() if t.startswith(ENTITY))
+    if not norm:
+        return None
     for story_id, centroid in candidates:
-        score = similarity(article, centroid)
-        if mine:
-            score += entity_bonus * similarity(mine, _entities(centroid))
+        # One pass over the centroid (the shorter vector) for both cosines.
+        dot = entity_dot = centroid_sq = centroid_entity_sq = 0.0
+        for term, c in centroid.items():
+            w = article.get(term, 0.0)
+            centroid_sq += c * c
+            if term.startswith(ENTITY):
+                centroid_entity_sq += c * c
+                entity_dot += w * c
+            dot += w * c
+        if not dot:
+            continue
+        score = dot / (norm * math.sqrt(centroid_sq))
+        if entity_bonus and entity_dot:
+            score += entity_bonus * entity_dot / (entity_norm * math.sqrt(centroid_entity_sq))
         if score >= threshold and (best is None or score > best[1]):
             best = (story_id, score)
     return best
 
 
-def _entities(weights: Mapping[str, float]) -> dict[str, float]:
-    return {t: w for t, w in weights.items() if t.startswith(ENTITY)}
+def _norm(weights: Iterable[float]) -> float:
+    return math.sqrt(sum(w * w for w in weights))
 
 
 def _unit(weights: dict[str, float]) -> dict[str, float]:
@@ -242,6 +244,196 @@ def _unit(weights: dict[str, float]) -> dict[str, float]:
 
 
 # --- in the database -------------------------------------------------------------------------
+
+
+class DocumentFrequencies:
+    """Document frequencies of the originals' terms: those stored in `term_stats` plus the
+    counts of an ingest batch not written yet. A batch reads the stored rows and writes its
+    own counts once, at its end (`flush`): one upsert per batch instead of one per article, and
+    each article still sees every original before it (ingest batches are serialised)."""
+
+    def __init__(self) -> None:
+        self.pending: Counter[str] = Counter()
+        # Stored counts read so far: they cannot change while the batch holds the ingest lock.
+        self._stored: dict[str, int] = {}
+
+    def of(self, conn: Connection, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """The frequencies of these terms and the number of originals, counting the article
+        that holds them (it is an original)."""
+        wanted = sorted({DOCUMENTS, *terms})
+        unread = [t for t in wanted if t not in self._stored]
+        if unread:
+            if conn.dialect.name == "postgresql":
+                stmt, param = _READ_TERMS_POSTGRESQL, unread
+            else:
+                stmt, param = _READ_TERMS_SQLITE, json.dumps(unread)
+            self._stored.update(dict.fromkeys(unread, 0))
+            self._stored.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
+        counted = {t: self._stored[t] + self.pending[t] + 1 for t in wanted}
+        return counted, counted.pop(DOCUMENTS)
+
+    def count(self, terms: Iterable[str]) -> None:
+        """One more original holding these terms (after it was stored)."""
+        self.pending.update({DOCUMENTS, *terms})
+
+    def flush(self, conn: Connection) -> None:
+        """Write the pending counts, rows in term order (no deadlocks between workers)."""
+        if not self.pending:
+            return
+        rows = sorted(self.pending.items())
+        if conn.dialect.name == "postgresql":
+            terms, counts = [t for t, _ in rows], [n for _, n in rows]
+            conn.execute(_ADD_TERMS_POSTGRESQL, {"terms": terms, "counts": counts})
+        else:
+            conn.execute(_ADD_TERMS_SQLITE, {"rows": json.dumps(rows)})
+        for term, n in rows:
+            self._stored[term] += n
+        self.pending.clear()
+
+
+# List parameters: one cached statement whatever the number of terms.
+_READ_TERMS_POSTGRESQL = sa.text(
+    "SELECT term, df FROM term_stats WHERE term = ANY(CAST(:terms AS text[]))"
+)
+_READ_TERMS_SQLITE = sa.text(
+    "SELECT term, df FROM term_stats WHERE term IN (SELECT value FROM json_each(:terms))"
+)
+_ADD_TERMS_POSTGRESQL = sa.text(
+    "INSERT INTO term_stats (term, df) "
+    "SELECT t, c FROM unnest(CAST(:terms AS text[]), CAST(:counts AS integer[])) "
+    "WITH ORDINALITY AS u(t, c, n) ORDER BY n "
+    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df"
+)
+# (WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT.)
+_ADD_TERMS_SQLITE = sa.text(
+    "INSERT INTO term_stats (term, df) "
+    "SELECT value ->> 0, value ->> 1 FROM json_each(:rows) WHERE true "
+    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df"
+)
+
+
+@dataclass(frozen=True)
+class StoryVector:
+    """A new original as story clustering sees it."""
+
+    terms: dict[str, int]  # term counts (`article_terms`)
+    weights: dict[str, float]  # unit TF-IDF vector
+    documents: int  # originals counted, the article included (`join_rule`)
+    when: datetime  # its publication time (or arrival time)
+
+
+def story_vector(
+    conn: Connection,
+    frequencies: DocumentFrequencies,
+    *,
+    title: str,
+    body: str,
+    published: datetime | None,
+    now: datetime,
+) -> StoryVector:
+    counts = {t[:MAX_TERM_LENGTH]: n for t, n in article_terms(title, body).items()}
+    df, documents = frequencies.of(conn, counts)
+    return StoryVector(counts, vector(counts, df, documents), documents, _aware(published or now))
+
+
+def find_story(conn: Connection, article: StoryVector) -> int | None:
+    """The story a new original joins, if any (read only): its QUERY_TERMS heaviest terms
+    looked up in `story_terms` within the window, the MAX_STORY_CANDIDATES stories with the
+    most hits scored by `best_story`."""
+    query = list(top_terms(article.weights, QUERY_TERMS))
+    if not query:
+        return None
+    candidates = list(
+        conn.scalars(
+            _STORY_CANDIDATES,
+            {"terms": query, "since": article.when - WINDOW, "limit": MAX_STORY_CANDIDATES},
+        )
+    )
+    if not candidates:
+        return None
+    rows = conn.execute(_STORY_CENTROIDS, {"ids": candidates}).all()
+    threshold, bonus = join_rule(article.documents)
+    found = best_story(
+        article.weights,
+        (
+            (row.id, row.centroid)
+            for row in rows
+            if in_window(article.when, row.first_published, row.last_published)
+        ),
+        threshold=threshold,
+        entity_bonus=bonus,
+    )
+    return found[0] if found else None
+
+
+_hits = sa.func.count().label("hits")
+_STORY_CANDIDATES = (
+    sa.select(story_terms.c.story_id)
+    .where(
+        story_terms.c.term.in_(sa.bindparam("terms", expanding=True)),
+        story_terms.c.last_published >= sa.bindparam("since"),
+    )
+    .group_by(story_terms.c.story_id)
+    .order_by(_hits.desc(), story_terms.c.story_id)
+    .limit(sa.bindparam("limit"))
+)
+_STORY_CENTROIDS = sa.select(
+    stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
+).where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def add_to_story(
+    conn: Connection,
+    article_id: int,
+    story_id: int | None,
+    article: StoryVector,
+    now: datetime,
+) -> int:
+    """The new original joins story `story_id` (its centroid, span, size and index entries
+    updated), or starts one when None. Sets and returns `articles.story_id`."""
+    when = article.when
+    if story_id is None:
+        centroid = top_terms(article.weights, CENTROID_TERMS)
+        new = {"created": now, "first_published": when, "last_published": when, "size": 1}
+        inserted = conn.execute(stories.insert(), new | {"centroid": centroid})
+        story_id = int(inserted.inserted_primary_key[0])
+        last = when
+    else:
+        # Locked (PostgreSQL) and read again: another transaction may have grown it meanwhile.
+        row = conn.execute(_LOCK_STORY, {"sid": story_id}).one()
+        centroid = merge_centroid(row.centroid, article.weights)
+        last = max(row.last_published, when)
+        first = min(row.first_published, when)
+        grown = {"sid": story_id, "centroid_": centroid, "first": first, "last": last}
+        conn.execute(_GROW_STORY, grown)
+        conn.execute(_DROP_STORY_TERMS, {"sid": story_id})
+    indexed = top_terms(centroid, INDEX_TERMS)
+    if indexed:
+        conn.execute(
+            story_terms.insert(),
+            [{"term": t, "story_id": story_id, "last_published": last} for t in indexed],
+        )
+    conn.execute(_SET_STORY, {"aid": article_id, "sid": story_id})
+    return story_id
+
+
+_LOCK_STORY = sa.select(stories).where(stories.c.id == sa.bindparam("sid")).with_for_update()
+_GROW_STORY = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("sid"))
+    .values(
+        centroid=sa.bindparam("centroid_", type_=stories.c.centroid.type),
+        size=stories.c.size + 1,
+        first_published=sa.bindparam("first", type_=stories.c.first_published.type),
+        last_published=sa.bindparam("last", type_=stories.c.last_published.type),
+    )
+)
+_DROP_STORY_TERMS = story_terms.delete().where(story_terms.c.story_id == sa.bindparam("sid"))
+_SET_STORY = (
+    articles.update()
+    .where(articles.c.id == sa.bindparam("aid"))
+    .values(story_id=sa.bindparam("sid"))
+)
 
 
 def assign_story(
@@ -253,91 +445,13 @@ def assign_story(
     published: datetime | None,
     now: datetime,
 ) -> int:
-    """Put a new original article into a story, in the caller's transaction: count its terms
-    in `term_stats`, look up the candidate stories of the window through `story_terms`, join
-    the most similar one (its centroid, span, size and index entries updated) or start one.
-    Sets and returns `articles.story_id`."""
-    when = _aware(published or now)
-    counts = {t[:MAX_TERM_LENGTH]: n for t, n in article_terms(title, body).items()}
-    df = _count_terms(conn, counts)
-    documents = df.pop(DOCUMENTS, 1)
-    weights = vector(counts, df, documents)
-    story_id = None
-    threshold, bonus = join_rule(documents)
-    query = list(top_terms(weights, QUERY_TERMS))
-    if query:
-        hits = sa.func.count().label("hits")
-        candidates = list(
-            conn.scalars(
-                sa.select(story_terms.c.story_id)
-                .where(
-                    story_terms.c.term.in_(query),
-                    story_terms.c.last_published >= when - WINDOW,
-                )
-                .group_by(story_terms.c.story_id)
-                .order_by(hits.desc(), story_terms.c.story_id)
-                .limit(MAX_STORY_CANDIDATES)
-            )
-        )
-        if candidates:
-            rows = conn.execute(
-                sa.select(
-                    stories.c.id,
-                    stories.c.first_published,
-                    stories.c.last_published,
-                    stories.c.centroid,
-                ).where(stories.c.id.in_(candidates))
-            ).all()
-            found = best_story(
-                weights,
-                (
-                    (row.id, row.centroid)
-                    for row in rows
-                    if in_window(when, row.first_published, row.last_published)
-                ),
-                threshold=threshold,
-                entity_bonus=bonus,
-            )
-            story_id = found[0] if found else None
-    if story_id is None:
-        centroid = top_terms(weights, CENTROID_TERMS)
-        story_id = int(
-            conn.execute(
-                stories.insert().values(
-                    created=now,
-                    first_published=when,
-                    last_published=when,
-                    size=1,
-                    centroid=centroid,
-                )
-            ).inserted_primary_key[0]
-        )
-        last = when
-    else:
-        # Locked (PostgreSQL) and read again: another worker may have grown it meanwhile.
-        row = conn.execute(
-            sa.select(stories).where(stories.c.id == story_id).with_for_update()
-        ).one()
-        centroid = merge_centroid(row.centroid, weights)
-        last = max(row.last_published, when)
-        conn.execute(
-            stories.update()
-            .where(stories.c.id == story_id)
-            .values(
-                centroid=centroid,
-                size=stories.c.size + 1,
-                first_published=min(row.first_published, when),
-                last_published=last,
-            )
-        )
-        conn.execute(story_terms.delete().where(story_terms.c.story_id == story_id))
-    indexed = top_terms(centroid, INDEX_TERMS)
-    if indexed:
-        conn.execute(
-            story_terms.insert(),
-            [{"term": t, "story_id": story_id, "last_published": last} for t in indexed],
-        )
-    conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
+    """Put one new original into a story, in the caller's transaction, its terms counted at
+    once (what `Corpus.add_articles` does per article of a batch, for a single article)."""
+    frequencies = DocumentFrequencies()
+    article = story_vector(conn, frequencies, title=title, body=body, published=published, now=now)
+    story_id = add_to_story(conn, article_id, find_story(conn, article), article, now)
+    frequencies.count(article.terms)
+    frequencies.flush(conn)
     return story_id
 
 
@@ -345,42 +459,27 @@ def join_story(
     conn: Connection, article_id: int, story_id: int, published: datetime | None
 ) -> None:
     """A copy joins its original's story: the story counts it, its span covers it."""
-    row = conn.execute(
-        sa.select(stories.c.first_published, stories.c.last_published)
-        .where(stories.c.id == story_id)
-        .with_for_update()
-    ).one()
-    values: dict[str, Any] = {"size": stories.c.size + 1}
+    row = conn.execute(_LOCK_SPAN, {"sid": story_id}).one()
+    first, last = row.first_published, row.last_published
     if published is not None:
-        when = _aware(published)
-        values["first_published"] = min(row.first_published, when)
-        values["last_published"] = max(row.last_published, when)
-    conn.execute(stories.update().where(stories.c.id == story_id).values(**values))
-    conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
+        first, last = min(first, _aware(published)), max(last, _aware(published))
+    conn.execute(_COUNT_COPY, {"sid": story_id, "first": first, "last": last})
+    conn.execute(_SET_STORY, {"aid": article_id, "sid": story_id})
 
 
-def _count_terms(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
-    """Count one more document holding these terms; their document frequencies after it, and
-    the number of documents under DOCUMENTS. One statement (an upsert returning the counts);
-    rows are taken in term order (no deadlocks between workers)."""
-    terms = sorted({DOCUMENTS, *counts})
-    if conn.dialect.name == "postgresql":
-        stmt, param = _COUNT_TERMS_POSTGRESQL, terms
-    else:
-        stmt, param = _COUNT_TERMS_SQLITE, json.dumps(terms)
-    return {term: n for term, n in conn.execute(stmt, {"terms": param})}
-
-
-# Upsert + RETURNING over a list parameter: one cached statement whatever the number of terms.
-_COUNT_TERMS_POSTGRESQL = sa.text(
-    "INSERT INTO term_stats (term, df) "
-    "SELECT t, 1 FROM unnest(CAST(:terms AS text[])) WITH ORDINALITY AS u(t, n) ORDER BY n "
-    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + 1 RETURNING term, df"
+_LOCK_SPAN = (
+    sa.select(stories.c.first_published, stories.c.last_published)
+    .where(stories.c.id == sa.bindparam("sid"))
+    .with_for_update()
 )
-# (WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT.)
-_COUNT_TERMS_SQLITE = sa.text(
-    "INSERT INTO term_stats (term, df) SELECT value, 1 FROM json_each(:terms) WHERE true "
-    "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + 1 RETURNING term, df"
+_COUNT_COPY = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("sid"))
+    .values(
+        size=stories.c.size + 1,
+        first_published=sa.bindparam("first", type_=stories.c.first_published.type),
+        last_published=sa.bindparam("last", type_=stories.c.last_published.type),
+    )
 )
 
 

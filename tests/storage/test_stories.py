@@ -236,8 +236,19 @@ def test_racing_workers_share_stories(corpus: Corpus) -> None:
 
 
 def test_document_frequencies_count_each_original_once(corpus: Corpus) -> None:
+    # A batch sees its own pending counts; a later batch sees them stored.
     with corpus.engine.begin() as conn:
-        first = stories._count_terms(conn, {"taliban": 2, "moscow": 1})
-        second = stories._count_terms(conn, {"taliban": 1, "kabul": 1})
-    assert first == {stories.DOCUMENTS: 1, "taliban": 1, "moscow": 1}
-    assert second == {stories.DOCUMENTS: 2, "taliban": 2, "kabul": 1}
+        batch = stories.DocumentFrequencies()
+        assert batch.of(conn, ["taliban", "moscow"]) == ({"taliban": 1, "moscow": 1}, 1)
+        batch.count(["taliban", "moscow"])
+        assert batch.of(conn, ["taliban", "kabul"]) == ({"taliban": 2, "kabul": 1}, 2)
+        batch.count(["taliban", "kabul"])
+        batch.flush(conn)
+    with corpus.engine.begin() as conn:
+        later = stories.DocumentFrequencies()
+        assert later.of(conn, ["taliban", "kabul", "doha"]) == (
+            {"taliban": 3, "kabul": 2, "doha": 1},
+            3,
+        )
+        stored = dict(conn.execute(sa.select(term_stats.c.term, term_stats.c.df)).all())
+    assert stored == {stories.DOCUMENTS: 2, "taliban": 2, "moscow": 1, "kabul": 1}
