@@ -19,8 +19,8 @@ that each of its write-ups quotes: write-ups of one story share names and facts,
 leads. Near copies are edited copies of another article of the story (other edge lines, a
 trimmed tail, a few words changed, another headline); some are exact copies.
 
-Fill. The corpus is filled in bulk, not through `Corpus.add_article` (≈100 articles/s would
-take hours at 1M): the generator runs in a process pool and computes what production computes
+Fill. The corpus is filled in bulk, not through `Corpus.add_articles` (a few hundred articles/s
+would take hours at 1M): the generator runs in a process pool and computes what production computes
 for each article (text hash, MinHash signature and LSH band keys with `storage.dedup`, term
 counts with `storage.stories`); the stories are the generated ones, with centroids built as
 production builds them (sum of the members' unit TF-IDF vectors, heaviest terms kept, the index
@@ -28,14 +28,17 @@ of each story's heaviest terms, document frequencies of the originals' terms). R
 executemany (SQLite) or COPY (PostgreSQL) into the migrated schema: same tables, same indexes.
 Generated story batches are cached under build/scale/ for re-runs.
 
-Probes. At each size, fresh articles go through the real `Corpus.add_article`, in one process
-that did not do the fill: a third new stories, a third near copies of stored articles, a third
-new write-ups of stored (recent) stories. Printed per size and database: p50/p95 of the
-add_article time (dedup + story lookup and the writes), the LSH candidates per probe (cand:
-distinct articles sharing a band, before any cut; verif: those `dedup.worth_verifying` keeps,
-whose bodies are read and compared, at most MAX_NEAR_COPY_CANDIDATES), whether the probes were
-classified as generated (near copies linked, write-ups in their story), peak RSS
-(`resource.getrusage`) and current RSS of the probing process, and the fill time and rate.
+Probes. At each size, fresh articles, in one process that did not do the fill: a third new
+stories, a third near copies of stored articles, a third new write-ups of stored (recent)
+stories. Each is first looked up (`Corpus.lookup`: fingerprint, same-text and LSH candidates
+verified on their texts, story candidates scored; nothing written), then all are stored through
+`Corpus.add_articles` in batches of INGEST_BATCH, as `newsmon ingest` stores them. Printed per
+size and database: p50/p95/max of the lookup time, the ingest rate of the batches (dedup, story
+and every write, commits included), the LSH candidates per probe (cand: distinct articles
+sharing a band, before any cut; verif: those `dedup.worth_verifying` keeps, whose bodies are
+read and compared, at most MAX_NEAR_COPY_CANDIDATES), whether the stored probes were classified
+as generated (near copies linked, write-ups in their story), peak RSS (`resource.getrusage`)
+and current RSS of the probing process, and the fill time and rate.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from extractors.records import Article  # noqa: E402
 from storage import dedup, stories  # noqa: E402
-from storage.repository import open_corpus  # noqa: E402
+from storage.repository import NewArticle, open_corpus  # noqa: E402
 
 STREAM = ROOT.parent / "shared" / "bench" / "dedup" / "news_stream.jsonl"
 CACHE = ROOT / "build" / "scale"
@@ -77,6 +80,7 @@ COPY_SHARE = 0.3  # of the articles of a story after its first
 EXACT_COPY_SHARE = 0.15  # of the copies
 FACTS = 6
 BATCH_STORIES = 500  # stories per generated (and cached) batch
+INGEST_BATCH = 100  # probes stored per add_articles call
 
 _SYLLABLES = tuple(
     [
@@ -426,15 +430,29 @@ def _pilot_df(models: Models) -> tuple[dict[str, int], int]:
 # --- loading ----------------------------------------------------------------------------------
 
 
+LSH_INDEX = "ix_lsh_bands_band_key"  # the (band, key) index of migration 0001
+
+
+def _bulk_sqlite(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA cache_size = -1048576")  # 1 GiB
+    dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
 class Loader:
     """Writes generated batches into the corpus tables, ids given here."""
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url)
         self.sqlite = self.engine.dialect.name == "sqlite"
-        with self.engine.connect() as conn:
+        if self.sqlite:
+            # Bulk load: a large page cache; the transaction is the only safety needed here.
+            sa.event.listen(self.engine, "connect", _bulk_sqlite)
+        with self.engine.begin() as conn:
             self.next_article = (conn.scalar(sa.text("SELECT max(id) FROM articles")) or 0) + 1
             self.next_story = (conn.scalar(sa.text("SELECT max(id) FROM stories")) or 0) + 1
+            # Random inserts into the LSH index of tens of millions of rows made the fill slower
+            # with every batch: the index is dropped for the fill and built again at its end.
+            conn.execute(sa.text(f"DROP INDEX IF EXISTS {LSH_INDEX}"))
         self.articles = 0
         self.terms: Counter[str] = Counter()
         self.documents = 0
@@ -587,9 +605,10 @@ class Loader:
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT max(id) FROM {table}))"
                     )
-                cur.execute("ANALYZE")
-            if self.sqlite:
-                cur.execute("ANALYZE")
+            if not self.sqlite:
+                cur.execute("SET maintenance_work_mem = '1GB'")
+            cur.execute(f"CREATE INDEX {LSH_INDEX} ON lsh_bands (band, key)")
+            cur.execute("ANALYZE")
             raw.commit()
         finally:
             raw.close()
@@ -668,56 +687,55 @@ def _probes(models: Models, stories_filled: int, count: int, round_: int) -> lis
 
 def _measure(url: str, models: Models, stories_filled: int, count: int, round_: int) -> dict:
     probes = _probes(models, stories_filled, count, round_)
-    times = []
+    lookups = []  # ms per Corpus.lookup: the dedup and story lookup, nothing written
     candidates = []
     verified = []  # of the candidates, those dedup.worth_verifying keeps
     right = Counter()
-    kinds = Counter()
+    kinds = Counter(kind for kind, _, _ in probes)
+    articles = [g.article() for _, g, _ in probes]
     with open_corpus(url) as corpus:
         with corpus.engine.connect() as conn:
-            story_of_url = {}
+            story_of = {}
             for _kind, _g, index in probes:
                 if index is not None:
-                    story_of_url[index] = conn.scalar(
+                    story_of[index] = conn.scalar(
                         sa.text("SELECT story_id FROM articles WHERE canonical_url = :u"),
                         {"u": f"{URL}s{index}/a0"},
                     )
-        for kind, g, index in probes:
-            fp = dedup.fingerprint(g.body)
-            if fp.band_keys:
-                with corpus.engine.connect() as conn:
-                    pairs = " OR ".join(f"(band = {b} AND key = {k})" for b, k in fp.band_keys)
-                    found = conn.execute(
-                        sa.text(
-                            "SELECT c.hits, a.minhash FROM (SELECT article_id, count(*) AS hits "
-                            f"FROM lsh_bands WHERE {pairs} GROUP BY article_id) c "
-                            "JOIN articles a ON a.id = c.article_id"
-                        )
-                    ).all()
-                    candidates.append(len(found))
-                    kept = [dedup.worth_verifying(h, fp.signature, m) for h, m in found]
-                    verified.append(sum(kept))
-            article = g.article()
+            for _kind, g, _index in probes:
+                found, kept = _candidates(conn, g.body)
+                candidates.append(found)
+                verified.append(kept)
+        for article in articles:
             started = time.perf_counter()
-            stored = corpus.add_article(article, source="ingest")
-            times.append((time.perf_counter() - started) * 1000)
-            kinds[kind] += 1
-            with corpus.engine.connect() as conn:
+            corpus.lookup(article)
+            lookups.append((time.perf_counter() - started) * 1000)
+        # Then the probes are stored as `newsmon ingest` stores them: batches, one transaction
+        # each (production's batch is larger: INGEST_BATCH).
+        started = time.perf_counter()
+        stored = []
+        for first in range(0, len(articles), INGEST_BATCH):
+            batch = [NewArticle(a, "ingest") for a in articles[first : first + INGEST_BATCH]]
+            stored += corpus.add_articles(batch)
+        ingest_s = time.perf_counter() - started
+        with corpus.engine.connect() as conn:
+            for (kind, _g, index), outcome in zip(probes, stored, strict=True):
                 story_id = conn.scalar(
-                    sa.text("SELECT story_id FROM articles WHERE id = :i"), {"i": stored.id}
+                    sa.text("SELECT story_id FROM articles WHERE id = :i"), {"i": outcome.id}
                 )
-            if kind == "copy":
-                right[kind] += stored.duplicate_of is not None
-            elif kind == "writeup":
-                right[kind] += story_id == story_of_url[index] and stored.duplicate_of is None
-            else:
-                right[kind] += stored.duplicate_of is None
-    times.sort()
+                if kind == "copy":
+                    right[kind] += outcome.duplicate_of is not None
+                elif kind == "writeup":
+                    right[kind] += story_id == story_of[index] and outcome.duplicate_of is None
+                else:
+                    right[kind] += outcome.duplicate_of is None
+    lookups.sort()
     peak, current = _rss_mb()
     return {
-        "p50": statistics.median(times),
-        "p95": times[int(0.95 * (len(times) - 1))],
-        "max": times[-1],
+        "p50": statistics.median(lookups),
+        "p95": lookups[int(0.95 * (len(lookups) - 1))],
+        "max": lookups[-1],
+        "ingest_rate": len(articles) / ingest_s,
         "candidates": statistics.mean(candidates) if candidates else 0.0,
         "candidates_max": max(candidates) if candidates else 0,
         "verified": statistics.mean(verified) if verified else 0.0,
@@ -726,6 +744,23 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
         "peak_rss": peak,
         "rss": current,
     }
+
+
+def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
+    """LSH candidates of a text (distinct articles sharing a band) and how many of them
+    `dedup.worth_verifying` keeps, before any cut."""
+    fp = dedup.fingerprint(body)
+    if not fp.band_keys:
+        return 0, 0
+    pairs = " OR ".join(f"(band = {b} AND key = {k})" for b, k in fp.band_keys)
+    found = conn.execute(
+        sa.text(
+            "SELECT c.hits, a.minhash FROM (SELECT article_id, count(*) AS hits "
+            f"FROM lsh_bands WHERE {pairs} GROUP BY article_id) c "
+            "JOIN articles a ON a.id = c.article_id"
+        )
+    ).all()
+    return len(found), sum(dedup.worth_verifying(h, fp.signature, m) for h, m in found)
 
 
 def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):
@@ -783,7 +818,8 @@ def _get(queue: mp.Queue):
 
 
 HEADER = (
-    f"{'db':<10} {'articles':>9} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'cand':>6} "
+    f"{'db':<10} {'articles':>9} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'ingest/s':>8} "
+    f"{'cand':>6} "
     f"{'cand max':>8} {'verif':>6} {'verif max':>9} {'peak MB':>8} {'rss MB':>7} {'fill s':>7} "
     f"{'fill/s':>7}  probes right"
 )
@@ -795,6 +831,7 @@ def _print_row(r: dict) -> None:
         fill, rate = f"{r['fill_s']:.0f}", f"{r['size'] / r['fill_s']:.0f}"
     print(
         f"{r['database']:<10} {r['size']:>9} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f} "
+        f"{r['ingest_rate']:>8.0f} "
         f"{r['candidates']:>6.1f} {r['candidates_max']:>8} {r['verified']:>6.1f} "
         f"{r['verified_max']:>9} {r['peak_rss']:>8.0f} {r['rss']:>7.0f} "
         f"{fill:>7} {rate:>7}  {r['right']}",

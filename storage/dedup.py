@@ -118,6 +118,9 @@ _TEMPLATE = MinHash(
 )
 
 
+# Names recur from article to article, and a new body is normalised for its text hash, its
+# story terms and its comparisons: each string once.
+@lru_cache(maxsize=4096)
 def normalise_text(body: str) -> str:
     """Lower-case NFKC text with Markdown link targets and list markers removed, punctuation
     turned into spaces and whitespace collapsed: the form every text comparison uses."""

@@ -1,6 +1,7 @@
 """The corpus: every read and write newsmon does against the database.
 
-`open_corpus(url)` migrates the schema and returns a `Corpus`. Each write is one transaction;
+`open_corpus(url)` migrates the schema and returns a `Corpus`. Each write is one transaction
+(`add_articles`: one per batch of articles, and ingest batches are serialised between workers);
 unique constraints (canonical URL, one original per text hash, one digest per article and
 watch) make re-runs and overlapping workers harmless: a write that loses a race is retried
 and resolves to the row that won. Results are plain dataclasses, never SQLAlchemy rows.

@@ -1,0 +1,116 @@
+"""Batched ingest (`Corpus.add_articles`) and the read-only `Corpus.lookup`."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from storage.repository import Corpus, NewArticle, Placement, open_corpus
+from storage.schema import articles, term_stats
+from tests.storage.stories import (
+    COPY_BODY,
+    OTHER_BODY,
+    QUAKE_CHILE_BODY,
+    QUAKE_CHILE_REWRITE,
+    REWRITE_BODY,
+    TRIMMED_BODY,
+    WIRE_BODY,
+)
+from tests.storage.test_repository import make_article
+from tests.storage.test_stories import MONDAY, story_of
+
+
+def new(url: str, body: str, title: str = "News", hours: int = 0) -> NewArticle:
+    article = make_article(url, body, title=title, published=MONDAY + timedelta(hours=hours))
+    return NewArticle(article, "ingest")
+
+
+def test_a_batch_sees_its_own_articles(corpus: Corpus) -> None:
+    # Originals, their copies and a second write-up, all in one transaction.
+    stored = corpus.add_articles(
+        [
+            new("https://wire.example/a", WIRE_BODY, "Quake in Papua"),
+            new("https://other.example/b", OTHER_BODY, "Budget vote"),
+            new("https://copy.example/c", COPY_BODY, "Quake in Papua", hours=1),
+            new("https://wire.example/a?utm_source=x", WIRE_BODY),  # the same canonical URL
+            new("https://trim.example/d", TRIMMED_BODY, hours=2),
+            new("https://rewrite.example/e", REWRITE_BODY, "Papua shaken", hours=3),
+        ]
+    )
+    wire, other, copy, again, trimmed, rewrite = stored
+    assert [s.is_new for s in stored] == [True, True, True, False, True, True]
+    assert again.id == wire.id
+    assert wire.duplicate_of is None and other.duplicate_of is None
+    assert copy.duplicate_of == wire.id and trimmed.duplicate_of == wire.id
+    assert rewrite.duplicate_of is None
+    assert story_of(corpus, copy.id) == story_of(corpus, wire.id) == story_of(corpus, rewrite.id)
+    assert story_of(corpus, other.id) != story_of(corpus, wire.id)
+    with corpus.engine.connect() as conn:
+        documents = conn.scalar(sa.select(term_stats.c.df).where(term_stats.c.term == ""))
+    assert documents == 3  # the originals: wire, other, rewrite
+
+
+def test_batches_and_single_articles_give_the_same_corpus(corpus: Corpus, tmp_path) -> None:
+    items = [
+        new("https://a.example/1", QUAKE_CHILE_BODY, "Quake in Chile"),
+        new("https://b.example/2", WIRE_BODY, "Quake in Papua", hours=1),
+        new("https://c.example/3", QUAKE_CHILE_REWRITE, "Chile shaken", hours=2),
+        new("https://d.example/4", COPY_BODY, hours=3),
+        new("https://e.example/5", OTHER_BODY, "Budget vote", hours=4),
+    ]
+    batched = corpus.add_articles(items)
+    with open_corpus(f"sqlite:///{tmp_path / 'one.db'}") as single:
+        one_by_one = [single.add_article(i.article, source=i.source) for i in items]
+        stories_single = [story_of(single, s.id) for s in one_by_one]
+    assert [s.duplicate_of for s in batched] == [s.duplicate_of for s in one_by_one]
+    assert [story_of(corpus, s.id) for s in batched] == stories_single
+
+
+def test_lookup_says_where_an_article_goes_and_writes_nothing(corpus: Corpus) -> None:
+    wire = corpus.add_article(make_article("https://wire.example/a", WIRE_BODY), source="feed")
+    chile = corpus.add_article(
+        make_article("https://x.example/q", QUAKE_CHILE_BODY, title="Quake in Chile"),
+        source="feed",
+    )
+    with corpus.engine.connect() as conn:
+        before = conn.scalar(sa.select(sa.func.count()).select_from(articles))
+        df_before = conn.execute(sa.select(term_stats)).all()
+
+    known = corpus.lookup(make_article("https://wire.example/a", WIRE_BODY))
+    copy = corpus.lookup(make_article("https://copy.example/c", COPY_BODY))
+    rewrite = corpus.lookup(
+        make_article("https://y.example/r", QUAKE_CHILE_REWRITE, title="Chile shaken")
+    )
+    unrelated = corpus.lookup(make_article("https://z.example/o", OTHER_BODY, title="Budget"))
+
+    assert known == Placement(wire.id, None, story_of(corpus, wire.id))
+    assert copy == Placement(None, wire.id, story_of(corpus, wire.id))
+    assert rewrite == Placement(None, None, story_of(corpus, chile.id))
+    assert unrelated == Placement(None, None, None)
+    with corpus.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(articles)) == before
+        assert conn.execute(sa.select(term_stats)).all() == df_before
+
+
+def test_a_failed_batch_stores_none_of_it(corpus: Corpus) -> None:
+    good = new("https://a.example/1", WIRE_BODY)
+    with pytest.raises(ValueError, match="source must be one of"):
+        corpus.add_articles([good, NewArticle(good.article, "carrier pigeon")])
+    assert corpus.article_count() == 0
+
+
+def test_concurrent_batches_keep_one_original_per_group(corpus: Corpus) -> None:
+    # Each worker's batch holds copies of the other's originals: ingest is serialised, so
+    # whichever batch goes second links its copies instead of storing second originals.
+    first = [new("https://one.example/a", WIRE_BODY), new("https://one.example/b", OTHER_BODY)]
+    second = [
+        new("https://two.example/a", COPY_BODY),
+        new("https://two.example/b", OTHER_BODY + "\n\nReported by our desk."),
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(corpus.add_articles, [first, second]))
+    stored = [s for batch in results for s in batch]
+    assert sum(s.duplicate_of is None for s in stored) == 2
