@@ -14,6 +14,9 @@ same-story false merges (predicted pairs of one gold story that are not gold nea
 their share of the predicted pairs; throughput. Story metrics (pairwise and B-cubed against
 `story_id`, over every article of the stream, copies included) are printed when the corpus
 assigned stories.
+
+`--write-stream FILE` writes the stream for `newsmon ingest` and stops; `--export FILE` scores a
+`newsmon export --format jsonl` of such an ingest instead (the same figures, throughput aside).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,32 +43,77 @@ DATA = ROOT.parent / "shared" / "bench" / "dedup"
 URL_PREFIX = "https://bench.newsmon.invalid/"
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What the scoring reads of a stored article (from the corpus or an export)."""
+
+    id: int
+    url: str
+    duplicate_of: int | None
+    story_id: int | None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--stream", type=Path, default=DATA / "news_stream.jsonl")
     parser.add_argument("--pairs", type=Path, default=DATA / "natural_dup_pairs.tsv")
     parser.add_argument("--show-errors", action="store_true", help="list wrong and missed links")
+    parser.add_argument(
+        "--write-stream", type=Path, help="only write the stream for `newsmon ingest` there"
+    )
+    parser.add_argument(
+        "--export", type=Path, help="score this `newsmon export --format jsonl` file instead"
+    )
     args = parser.parse_args(argv)
 
     records = [json.loads(line) for line in args.stream.open(encoding="utf-8") if line.strip()]
-    near_dup_pairs = _natural_pairs(args.pairs)
-    with tempfile.TemporaryDirectory() as tmp:
-        feed = Path(tmp) / "stream.jsonl"
-        with feed.open("w", encoding="utf-8") as out:
-            for r in records:
-                row = {"url": URL_PREFIX + r["id"], "title": r["title"], "text": r["text"]}
-                out.write(json.dumps(row | {"published": r["ts"]}) + "\n")
-        url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        with open_corpus(url) as corpus:
-            if corpus.article_count():
-                print(f"{corpus.url} is not empty", file=sys.stderr)
-                return 2
-            started = time.perf_counter()
-            ingest_jsonl(Settings(), corpus, feed)
-            elapsed = time.perf_counter() - started
-            stored = list(corpus.iter_articles())
+    if args.write_stream:
+        _write_stream(records, args.write_stream)
+        return 0
+    elapsed = None
+    if args.export:
+        with args.export.open(encoding="utf-8") as lines:
+            exported = [json.loads(line) for line in lines if line.strip()]
+        stored = [Stored(a["id"], a["url"], a["duplicate_of"], a["story_id"]) for a in exported]
+        where = str(args.export)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            feed = Path(tmp) / "stream.jsonl"
+            _write_stream(records, feed)
+            url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
+            with open_corpus(url) as corpus:
+                if corpus.article_count():
+                    print(f"{corpus.url} is not empty", file=sys.stderr)
+                    return 2
+                started = time.perf_counter()
+                ingest_jsonl(Settings(), corpus, feed)
+                elapsed = time.perf_counter() - started
+                stored = [
+                    Stored(a.id, a.url, a.duplicate_of, a.story_id) for a in corpus.iter_articles()
+                ]
+                where = corpus.url
+    _score(records, stored, _natural_pairs(args.pairs), show_errors=args.show_errors)
+    if elapsed is not None:
+        print(f"throughput: {len(records) / elapsed:.1f} articles/s ({elapsed:.1f} s, {where})")
+    return 0
 
+
+def _write_stream(records: list[dict], path: Path) -> None:
+    """The stream in the `newsmon ingest` JSON-lines format (its arrival time as `published`)."""
+    with path.open("w", encoding="utf-8") as out:
+        for r in records:
+            row = {"url": URL_PREFIX + r["id"], "title": r["title"], "text": r["text"]}
+            out.write(json.dumps(row | {"published": r["ts"]}) + "\n")
+
+
+def _score(
+    records: list[dict],
+    stored: list[Stored],
+    near_dup_pairs: list[tuple[str, str]],
+    *,
+    show_errors: bool,
+) -> None:
     by_db_id = {a.id: a.url.removeprefix(URL_PREFIX) for a in stored}
     predicted = {
         by_db_id[a.id]: by_db_id[a.duplicate_of] if a.duplicate_of else by_db_id[a.id]
@@ -87,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         f"same-story false merges: {len(same_story)} pairs ({share:.2%} of predicted pairs); "
         f"other false merges: {len(false_pairs) - len(same_story)}"
     )
-    print(f"throughput: {len(records) / elapsed:.1f} articles/s ({elapsed:.1f} s, {corpus.url})")
 
     stories = {by_db_id[a.id]: a.story_id for a in stored if a.story_id is not None}
     if stories:
@@ -103,13 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stories, pairwise: P {sp:.3f} R {sr:.3f} F1 {sf:.3f}")
         print(f"stories, B-cubed:  P {bp:.3f} R {br:.3f} F1 {bf:.3f}")
 
-    if args.show_errors:
+    if show_errors:
         for a, b in sorted(false_pairs):
             print(f"false: {a} ~ {b}")
         gold_pairs = _pairs(gold)
         for a, b in sorted(gold_pairs - _pairs(predicted)):
             print(f"missed: {a} ~ {b}")
-    return 0
 
 
 def _natural_pairs(path: Path) -> list[tuple[str, str]]:
