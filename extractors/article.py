@@ -199,9 +199,11 @@ def _byline_author(tree: HtmlElement) -> str | None:
     related posts, …) and then searches the copy: a third of the extraction time of a page.
     Skipping matches inside those areas (and their text) finds the same name on the original.
     """
-    discard = {el for expression in AUTHOR_DISCARD_XPATHS for el in expression(tree)}
+    discard: set[HtmlElement] | None = None  # found when there is a candidate to check
     for expression in AUTHOR_XPATHS:
         for element in expression(tree):
+            if discard is None:
+                discard = {el for expr in AUTHOR_DISCARD_XPATHS for el in expr(tree)}
             if element in discard or any(a in discard for a in element.iterancestors()):
                 continue
             content = trim(" ".join(_text_outside(element, discard)))
