@@ -30,15 +30,16 @@ Generated story batches are cached under build/scale/ for re-runs.
 
 Probes. At each size, fresh articles, in one process that did not do the fill: a third new
 stories, a third near copies of stored articles, a third new write-ups of stored (recent)
-stories. Each is first looked up (`Corpus.lookup`: fingerprint, same-text and LSH candidates
+stories, once the corpus was read into the OS page cache (a server's steady state; --cold: not).
+Each is first looked up (`Corpus.lookup`: fingerprint, same-text and LSH candidates
 verified on their texts, story candidates scored; nothing written), then all are stored through
 `Corpus.add_articles` in batches of INGEST_BATCH, as `newsmon ingest` stores them. Printed per
 size and database: p50/p95/max of the lookup time, the ingest rate of the batches (dedup, story
 and every write, commits included), the LSH candidates per probe (cand: distinct articles
-sharing a band, before any cut; verif: those `dedup.worth_verifying` keeps, whose bodies are
-read and compared, at most MAX_NEAR_COPY_CANDIDATES), whether the stored probes were classified
-as generated (near copies linked, write-ups in their story), peak RSS (`resource.getrusage`)
-and current RSS of the probing process, and the fill time and rate.
+sharing a band, whole buckets, before any cut, where production reads at most BUCKET_SAMPLE per
+bucket; verif: those of them `dedup.worth_verifying` keeps), whether the stored probes were
+classified as generated (near copies linked, write-ups in their story), peak RSS
+(`resource.getrusage`) and current RSS of the probing process, and the fill time and rate.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ EXACT_COPY_SHARE = 0.15  # of the copies
 FACTS = 6
 BATCH_STORIES = 500  # stories per generated (and cached) batch
 INGEST_BATCH = 100  # probes stored per add_articles call
+WARM = True  # read the corpus into the page cache before probing (--cold: not)
 
 _SYLLABLES = tuple(
     [
@@ -719,12 +721,23 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
             stored += corpus.add_articles(batch)
         ingest_s = time.perf_counter() - started
         with corpus.engine.connect() as conn:
-            for (kind, _g, index), outcome in zip(probes, stored, strict=True):
-                story_id = conn.scalar(
-                    sa.text("SELECT story_id FROM articles WHERE id = :i"), {"i": outcome.id}
-                )
+
+            def group_and_story(where: str, value: object) -> tuple[int, int]:
+                row = conn.execute(
+                    sa.text(
+                        "SELECT coalesce(duplicate_of, id), story_id FROM articles WHERE " + where
+                    ),
+                    {"v": value},
+                ).one()
+                return row[0], row[1]
+
+            for (kind, g, index), outcome in zip(probes, stored, strict=True):
+                group, story_id = group_and_story("id = :v", outcome.id)
                 if kind == "copy":
-                    right[kind] += outcome.duplicate_of is not None
+                    # Linked to its source's group (a copy that holds the tie as a wire
+                    # lookalike, "Ansa… Courier", becomes the original: linked all the same).
+                    source = f"{URL}s{index}/a{g.copy_of}"
+                    right[kind] += group == group_and_story("canonical_url = :v", source)[0]
                 elif kind == "writeup":
                     right[kind] += story_id == story_of[index] and outcome.duplicate_of is None
                 else:
@@ -765,10 +778,39 @@ def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
 
 def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):
     try:
+        if WARM:
+            _warm(url)
         queue.put(_measure(url, load_models(), stories_filled, count, round_))
     except BaseException as exc:
         queue.put(exc)
         raise
+
+
+def _warm(url: str) -> None:
+    """Read the corpus into the OS page cache first, as a server's steady state has it (at 1M
+    articles the probes' index and row reads otherwise go to the disk: 2-3x the lookup time
+    on this machine, right after the fill of the other database)."""
+    engine = sa.create_engine(url)
+    try:
+        if engine.dialect.name == "sqlite":
+            path = Path(engine.url.database or "")
+            with path.open("rb") as f:
+                while f.read(1 << 24):
+                    pass
+            return
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+            relations = conn.scalars(
+                sa.text(
+                    "SELECT c.oid::regclass::text FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')"
+                )
+            ).all()
+            for relation in relations:
+                conn.execute(sa.text("SELECT pg_prewarm(:r, 'read')"), {"r": relation})
+    finally:
+        engine.dispose()
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -863,7 +905,12 @@ def main(argv: list[str] | None = None) -> int:
         help="probe the kept databases, filling only what is missing",
     )
     parser.add_argument("--round", type=int, default=0, help="draw other probes (with --reuse)")
+    parser.add_argument(
+        "--cold", action="store_true", help="probe without reading the corpus into memory first"
+    )
     args = parser.parse_args(argv)
+    global WARM
+    WARM = not args.cold
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if args.sizes == "10000,100000" and args.databases == "sqlite":
         print(

@@ -3,10 +3,10 @@
 Plain functions that `Corpus.add_articles` calls in its batch's transaction: `story_vector`
 and `find_story` (the lookup: nothing written), then `add_to_story` for a new original, or
 `join_story` for a copy; `assign_story` does all three for one article. What they keep lives in
-the database, shared by every worker and kept over restarts: `stories` (span, size and centroid of each story), `story_terms` (each
-story's INDEX_TERMS heaviest terms with its last publication time: the candidate index) and
-`term_stats` (document frequencies of the originals' terms, for IDF; a batch writes its counts
-once, at its end: `DocumentFrequencies`).
+the database, shared by every worker and kept over restarts: `stories` (span, size and centroid
+of each story), `story_terms` (each story's INDEX_TERMS heaviest terms with its last
+publication time: the candidate index) and `term_stats` (document frequencies of the
+originals' terms, for IDF; a batch writes its counts once, at its end: `DocumentFrequencies`).
 
 An article is a unit TF-IDF vector (sublinear tf, IDF from `term_stats` at its arrival) over
 its title (TITLE_WEIGHT times) and body (`article_terms`): the words of `dedup.normalise_text`
