@@ -10,7 +10,6 @@ and resolves to the row that won. Results are plain dataclasses, never SQLAlchem
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -527,12 +526,15 @@ class Corpus:
         are read), verified on their stored bodies (at most MAX_NEAR_COPY_CANDIDATES); the best
         match links the article to the original of the match's group."""
         keys = fingerprint.band_keys
-        query = _band_query(len(keys), conn.dialect.paramstyle)
-        params = tuple(value for pair in keys for value in pair)
-        hits = Counter(conn.exec_driver_sql(query, params).scalars())
         # Ties: the newest first (a copy tends to follow its original closely).
-        ranked = sorted(hits, key=lambda article_id: (-hits[article_id], -article_id))
-        shortlist = ranked[:MAX_BAND_CANDIDATES]
+        if conn.dialect.name == "postgresql":
+            bands, band_keys = [b for b, _ in keys], [k for _, k in keys]
+            found = conn.exec_driver_sql(_BAND_QUERY_POSTGRESQL, (bands, band_keys))
+        else:
+            query = _band_query(len(keys), conn.dialect.paramstyle)
+            found = conn.exec_driver_sql(query, tuple(value for pair in keys for value in pair))
+        hits = dict(found.all())
+        shortlist = list(hits)
         signatures = {}
         if shortlist:
             signatures = {
@@ -946,7 +948,7 @@ _MEMBERS = _MEMBER_COLUMNS.where(articles.c.id.in_(sa.bindparam("ids", expanding
 
 @lru_cache(maxsize=8)
 def _band_query(n: int, paramstyle: str) -> str:
-    """The LSH candidate query for n (band, key) pairs: the members of each bucket, at most
+    """The LSH candidate query (SQLite) for n (band, key) pairs: the members of each bucket, at most
     BUCKET_SAMPLE of them. A bucket of thousands (texts that share a common phrase, "one of
     the", whose hash is the minimum in both rows: 3,355 articles in one bucket at 1M synthetic
     articles) says nothing about any of them, and reading it all cost more than the rest of
@@ -958,7 +960,22 @@ def _band_query(n: int, paramstyle: str) -> str:
         f"SELECT article_id FROM (SELECT article_id FROM lsh_bands "
         f"WHERE band = {mark} AND key = {mark} LIMIT {BUCKET_SAMPLE}) AS b{{}}"
     )
-    return " UNION ALL ".join(bucket.format(i) for i in range(n))
+    members = " UNION ALL ".join(bucket.format(i) for i in range(n))
+    return (
+        f"SELECT article_id, count(*) AS hits FROM ({members}) AS m GROUP BY article_id "
+        f"ORDER BY hits DESC, article_id DESC LIMIT {MAX_BAND_CANDIDATES}"
+    )
+
+
+# PostgreSQL plans each of _band_query's 84 subqueries on every call (17 ms at 1M articles, twice
+# the execution): one subquery over the pairs as arrays is planned once.
+_BAND_QUERY_POSTGRESQL = (
+    "SELECT m.article_id, count(*) AS hits "
+    "FROM unnest(CAST(%s AS smallint[]), CAST(%s AS bigint[])) AS q(band, key) "
+    "CROSS JOIN LATERAL (SELECT article_id FROM lsh_bands "
+    f"WHERE lsh_bands.band = q.band AND lsh_bands.key = q.key LIMIT {BUCKET_SAMPLE}) AS m "
+    f"GROUP BY m.article_id ORDER BY hits DESC, m.article_id DESC LIMIT {MAX_BAND_CANDIDATES}"
+)
 
 
 @lru_cache(maxsize=8)
