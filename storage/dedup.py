@@ -242,15 +242,8 @@ def _signatures(words: list[str]) -> tuple[bytes, bytes]:
     """The MinHash of the words' shingles and of their first LEAD_WORDS words' shingles, as
     `_signature_of` gives them, each shingle hashed once: the lead's shingles are the first
     ones of the text."""
-    if len(words) <= SHINGLE_WORDS:
-        positional = [" ".join(words)] if words else []
-        lead_count = len(positional)
-    else:
-        k = SHINGLE_WORDS
-        positional = [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
-        lead_count = min(LEAD_WORDS, len(words)) - k + 1
-    hashes = {shingle: _shingle_hash(shingle) for shingle in positional}
-    lead = {hashes[shingle] for shingle in positional[:lead_count]}
+    hashes = {s: _shingle_hash(s) for s in _positional_shingles(words, SHINGLE_WORDS)}
+    lead = {hashes[s] for s in _positional_shingles(words[:LEAD_WORDS], SHINGLE_WORDS)}
     return _minhash(hashes.values()), _minhash(lead)
 
 
@@ -378,9 +371,14 @@ def _is_boilerplate(line: str) -> bool:
 
 
 def _shingles_of(words: list[str], k: int) -> set[str]:
+    return set(_positional_shingles(words, k))
+
+
+def _positional_shingles(words: list[str], k: int) -> list[str]:
+    """The k-shingles in text order (a text of k words or fewer: one shingle of them all)."""
     if len(words) <= k:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+        return [" ".join(words)] if words else []
+    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
 
 
 def _signature_of(items: set[str]) -> bytes:

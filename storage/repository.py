@@ -420,10 +420,8 @@ class Corpus:
             if existing is not None:
                 return Placement(existing.id, existing.duplicate_of, existing.story_id)
             link = self._find_original(conn, article, fingerprint)
-            if link is not None and link.original.story_id is not None:
-                return Placement(None, link.original.id, link.original.story_id)
-            vector = self._story_vector(conn, article, stories.DocumentFrequencies())
-            story_id = stories.find_story(conn, vector)
+            frequencies = stories.DocumentFrequencies()
+            story_id, _ = self._story_of(conn, article, link, frequencies, self._clock())
         return Placement(None, link.original.id if link else None, story_id)
 
     def _add_article(
@@ -473,13 +471,11 @@ class Corpus:
         if link is not None and _is_older(article, link.original):
             self._become_original(conn, article_id, article.body, link.original.id)
             duplicate_of = reason = None
-        # A copy (or a group's new original) joins its group's story; another article is
-        # clustered into a story (storage.stories).
-        if link is not None and link.original.story_id is not None:
-            stories.join_story(conn, article_id, link.original.story_id, article.published)
+        story_id, vector = self._story_of(conn, article, link, frequencies, now)
+        if vector is None:
+            assert story_id is not None  # a group's story
+            stories.join_story(conn, article_id, story_id, article.published)
         else:
-            vector = self._story_vector(conn, article, frequencies)
-            story_id = stories.find_story(conn, vector)
             stories.add_to_story(conn, article_id, story_id, vector, now)
             frequencies.count(vector.terms)
         if new.page is not None:
@@ -487,17 +483,28 @@ class Corpus:
         self._store_matches(conn, article_id, new.terms)
         return StoredArticle(article_id, True, duplicate_of, reason)
 
-    def _story_vector(
-        self, conn: Connection, article: Article, frequencies: stories.DocumentFrequencies
-    ) -> stories.StoryVector:
-        return stories.story_vector(
+    def _story_of(
+        self,
+        conn: Connection,
+        article: Article,
+        link: _Link | None,
+        frequencies: stories.DocumentFrequencies,
+        now: datetime,
+    ) -> tuple[int | None, stories.StoryVector | None]:
+        """The story of a new article (read only): a copy (or a group's new original) is in
+        its group's story, returned without a vector; another article is clustered
+        (`stories.find_story`; None: it starts a story), returned with its vector."""
+        if link is not None and link.original.story_id is not None:
+            return link.original.story_id, None
+        vector = stories.story_vector(
             conn,
             frequencies,
             title=article.title,
             body=article.body,
             published=article.published,
-            now=self._clock(),
+            now=now,
         )
+        return stories.find_story(conn, vector), vector
 
     def _find_original(
         self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
@@ -526,24 +533,20 @@ class Corpus:
         are read), verified on their stored bodies (at most MAX_NEAR_COPY_CANDIDATES); the best
         match links the article to the original of the match's group."""
         keys = fingerprint.band_keys
-        # Ties: the newest first (a copy tends to follow its original closely).
         if conn.dialect.name == "postgresql":
             bands, band_keys = [b for b, _ in keys], [k for _, k in keys]
-            found = conn.exec_driver_sql(_BAND_QUERY_POSTGRESQL, (bands, band_keys))
+            rows = conn.exec_driver_sql(_BAND_QUERY_POSTGRESQL, (bands, band_keys))
         else:
-            query = _band_query(len(keys), conn.dialect.paramstyle)
-            found = conn.exec_driver_sql(query, tuple(value for pair in keys for value in pair))
-        hits = dict(found.all())
-        shortlist = list(hits)
-        signatures = {}
-        if shortlist:
-            signatures = {
-                row.id: row.minhash for row in conn.execute(_SIGNATURES, {"ids": shortlist})
-            }
+            query = _band_query(len(keys))
+            rows = conn.exec_driver_sql(query, tuple(value for pair in keys for value in pair))
+        hits = dict(rows.all())  # article id -> shared bands, most first (ties: the newest)
+        if not hits:
+            return None
+        signatures = {row.id: row.minhash for row in conn.execute(_SIGNATURES, {"ids": list(hits)})}
         candidates = [
-            found
-            for found in shortlist
-            if dedup.worth_verifying(hits[found], fingerprint.signature, signatures[found])
+            article_id
+            for article_id, shared in hits.items()
+            if dedup.worth_verifying(shared, fingerprint.signature, signatures[article_id])
         ][:MAX_NEAR_COPY_CANDIDATES]
         if not candidates:
             return None
@@ -947,7 +950,7 @@ _MEMBERS = _MEMBER_COLUMNS.where(articles.c.id.in_(sa.bindparam("ids", expanding
 
 
 @lru_cache(maxsize=8)
-def _band_query(n: int, paramstyle: str) -> str:
+def _band_query(n: int) -> str:
     """The LSH candidate query (SQLite) for n (band, key) pairs: the members of each bucket, at most
     BUCKET_SAMPLE of them. A bucket of thousands (texts that share a common phrase, "one of
     the", whose hash is the minimum in both rows: 3,355 articles in one bucket at 1M synthetic
@@ -955,10 +958,9 @@ def _band_query(n: int, paramstyle: str) -> str:
     the lookup; a large duplicate group is found through any of its members. Driver SQL with
     positional parameters: SQLAlchemy's processing of 168 named parameters cost more than the
     query itself."""
-    mark = _MARKS[paramstyle]
     bucket = (
-        f"SELECT article_id FROM (SELECT article_id FROM lsh_bands "
-        f"WHERE band = {mark} AND key = {mark} LIMIT {BUCKET_SAMPLE}) AS b{{}}"
+        "SELECT article_id FROM (SELECT article_id FROM lsh_bands "
+        f"WHERE band = ? AND key = ? LIMIT {BUCKET_SAMPLE}) AS b{{}}"
     )
     members = " UNION ALL ".join(bucket.format(i) for i in range(n))
     return (

@@ -245,7 +245,7 @@ def _norm(weights: Iterable[float]) -> float:
 
 
 def _unit(weights: dict[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(w * w for w in weights.values()))
+    norm = _norm(weights.values())
     return {t: w / norm for t, w in weights.items()} if norm else {}
 
 
