@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -79,9 +79,8 @@ VERIFY_MIN_BANDS = 4
 VERIFY_MIN_JACCARD = 0.08
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
-_GRAM_BASE = np.uint64(1099511628211)  # the 64-bit FNV prime: a good multiplier
+_WINDOW_BASE = np.uint64(1099511628211)  # the 64-bit FNV prime: a good multiplier
 _SIGNATURE_BYTES = NUM_PERM * _SIGNATURE_DTYPE.itemsize
-_KEY_MASK = (1 << 63) - 1
 
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+•·]|\d{1,3}[.)])[ \t]+", re.MULTILINE)
@@ -110,9 +109,8 @@ _WIRE_SOURCE = re.compile(
     re.IGNORECASE,
 )
 
-# Permutations are derived from the seed; build them once and copy the template per text.
-# Shingles are hashed here (`_shingle_hash`, datasketch's default SHA-1 hash: stored signatures
-# stay valid), once per text for both signatures; the template takes the hash values as they are.
+# Permutations are derived from the seed; build them once and copy the template per text. The
+# template takes shingle hashes as they are (`_windows` of word hashes): datasketch pre-mixes them.
 _TEMPLATE = MinHash(
     num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32", hashfunc=lambda value: value
 )
@@ -162,28 +160,30 @@ def is_wire_source(site: str | None) -> bool:
     return bool(site and _WIRE_SOURCE.search(site))
 
 
-def shingles(text: str, k: int = SHINGLE_WORDS) -> set[str]:
-    """Word k-shingles of the normalised text (a shorter text is one shingle of all its words)."""
-    return _shingles_of(normalise_text(text).split(), k)
+def shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
+    """Sorted unique 64-bit hashes of the word k-shingles of the normalised text (a text of k
+    words or fewer: one shingle of them all)."""
+    return _unique(_windows(_word_hashes(normalise_text(text).split()), k))
 
 
 def minhash_signature(body: str) -> bytes:
     """MinHash of the content's word shingles: NUM_PERM little-endian uint32 values."""
-    return _signature_of(_shingles_of(content_words(body), SHINGLE_WORDS))
+    return _signatures(content_words(body))[0]
 
 
 def band_keys(signature: bytes, *, first_band: int = 0) -> list[tuple[int, int]]:
     """(band, key) pairs of the LSH index, bands numbered from `first_band`: key = a
-    non-negative 63-bit hash of the band's rows, so it fits a signed BIGINT."""
+    non-negative 63-bit hash of the band's rows (a polynomial of its MinHash values, which are
+    random already), so it fits a signed BIGINT."""
     if len(signature) != _SIGNATURE_BYTES:
         raise ValueError(f"a signature is {_SIGNATURE_BYTES} bytes, got {len(signature)}")
-    width = ROWS * _SIGNATURE_DTYPE.itemsize
-    keys = []
-    for band in range(BANDS):
-        chunk = signature[band * width : (band + 1) * width]
-        digest = hashlib.blake2b(chunk, digest_size=8).digest()
-        keys.append((first_band + band, int.from_bytes(digest, "big") & _KEY_MASK))
-    return keys
+    values = np.frombuffer(signature, dtype=_SIGNATURE_DTYPE)[: BANDS * ROWS].astype(np.uint64)
+    rows = values.reshape(BANDS, ROWS)
+    keys = np.zeros(BANDS, dtype=np.uint64)
+    for j in range(ROWS):  # wraps modulo 2**64, as intended
+        keys = keys * _WINDOW_BASE + rows[:, j]
+    bands = range(first_band, first_band + BANDS)
+    return list(zip(bands, (keys >> np.uint64(1)).tolist(), strict=True))
 
 
 def worth_verifying(shared_bands: int, signature: bytes, other: bytes) -> bool:
@@ -238,22 +238,20 @@ def fingerprint(body: str) -> Fingerprint:
     )
 
 
-def _signatures(words: list[str]) -> tuple[bytes, bytes]:
-    """The MinHash of the words' shingles and of their first LEAD_WORDS words' shingles, as
-    `_signature_of` gives them, each shingle hashed once: the lead's shingles are the first
-    ones of the text."""
-    hashes = {s: _shingle_hash(s) for s in _positional_shingles(words, SHINGLE_WORDS)}
-    lead = {hashes[s] for s in _positional_shingles(words[:LEAD_WORDS], SHINGLE_WORDS)}
-    return _minhash(hashes.values()), _minhash(lead)
+def _signatures(words: Sequence[str]) -> tuple[bytes, bytes]:
+    """The MinHash of the words' shingles and of their first LEAD_WORDS words' shingles: the
+    lead's shingles are the first ones of the text, so both come from one array of hashes."""
+    hashes = _windows(_word_hashes(words), SHINGLE_WORDS)
+    return _minhash(hashes), _minhash(hashes[: _lead_windows(len(words))])
 
 
 @dataclass(frozen=True)
 class TextShingles:
-    """The exact shingle sets verification compares: word 3-shingles as strings, character
-    8-grams as sorted unique hashes (computed here, never stored)."""
+    """The exact shingle sets verification compares, as sorted unique 64-bit hashes (computed
+    here, never stored): word 3-shingles and character 8-grams, of the content and its lead."""
 
-    full: frozenset[str]
-    lead: frozenset[str]
+    full: np.ndarray
+    lead: np.ndarray
     chars: np.ndarray
     lead_chars: np.ndarray
 
@@ -261,9 +259,10 @@ class TextShingles:
 @lru_cache(maxsize=512)
 def text_shingles(body: str) -> TextShingles:
     words = content_words(body)
+    windows = _windows(_word_hashes(words), SHINGLE_WORDS)
     return TextShingles(
-        full=frozenset(_shingles_of(words, SHINGLE_WORDS)),
-        lead=frozenset(_shingles_of(words[:LEAD_WORDS], SHINGLE_WORDS)),
+        full=_unique(windows),
+        lead=_unique(windows[: _lead_windows(len(words))]),
         chars=_char_grams(" ".join(words)),
         lead_chars=_char_grams(" ".join(words[:LEAD_WORDS])),
     )
@@ -284,19 +283,19 @@ class Overlap:
 def overlap(a: str, b: str) -> Overlap:
     """The overlap of body `a` with body `b`."""
     sa, sb = text_shingles(a), text_shingles(b)
-    if not sa.full or not sb.full:
-        return Overlap(0.0, 0.0, len(sa.full) <= len(sb.full), 0.0)
-    shared = len(sa.full & sb.full)
-    smaller = min(len(sa.full), len(sb.full))
-    lead_a = len(sa.lead & sb.full) / len(sa.lead)
-    lead_b = len(sb.lead & sa.full) / len(sb.lead)
+    if not sa.full.size or not sb.full.size:
+        return Overlap(0.0, 0.0, sa.full.size <= sb.full.size, 0.0)
+    shared = _shared(sa.full, sb.full)
+    smaller = min(sa.full.size, sb.full.size)
+    lead_a = _shared(sa.lead, sb.full) / sa.lead.size
+    lead_b = _shared(sb.lead, sa.full) / sb.lead.size
     chars = _shared(sa.chars, sb.chars) / max(1, min(len(sa.chars), len(sb.chars)))
     char_lead_a = _shared(sa.lead_chars, sb.chars) / max(1, len(sa.lead_chars))
     char_lead_b = _shared(sb.lead_chars, sa.chars) / max(1, len(sb.lead_chars))
     return Overlap(
-        jaccard=shared / (len(sa.full) + len(sb.full) - shared),
+        jaccard=shared / (sa.full.size + sb.full.size - shared),
         containment=shared / smaller,
-        first_is_smaller=len(sa.full) <= len(sb.full),
+        first_is_smaller=sa.full.size <= sb.full.size,
         lead_containment=max(lead_a, lead_b),
         char_containment=chars,
         char_lead_containment=max(char_lead_a, char_lead_b),
@@ -342,19 +341,36 @@ def _char_containment(found: Overlap) -> bool:
 
 def _char_grams(text: str) -> np.ndarray:
     """Sorted unique hashes of the text's character CHAR_GRAM-grams (a text shorter than that:
-    one gram, zero-padded). A polynomial hash over the code points, CHAR_GRAM vector steps
-    instead of a Python hash per position (10x faster on a 5,000-character text)."""
+    one gram)."""
     if not text:
         return np.empty(0, dtype=np.uint64)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(codes) < CHAR_GRAM:
-        codes = np.pad(codes, (0, CHAR_GRAM - len(codes)))
-    count = len(codes) - CHAR_GRAM + 1
-    grams = np.zeros(count, dtype=np.uint64)
-    for j in range(CHAR_GRAM):  # wraps modulo 2**64, as intended
-        grams = grams * _GRAM_BASE + codes[j : j + count]
-    grams.sort()
-    return grams[np.concatenate(([True], grams[1:] != grams[:-1]))]
+    return _unique(_windows(codes, CHAR_GRAM))
+
+
+def _windows(values: np.ndarray, k: int) -> np.ndarray:
+    """A polynomial hash of each window of k values, in order (fewer than k values: one window,
+    zero-padded). k vector steps instead of a Python hash per position: 10x faster."""
+    if not values.size:
+        return np.empty(0, dtype=np.uint64)
+    if values.size < k:
+        values = np.pad(values, (0, k - values.size))
+    count = values.size - k + 1
+    hashes = np.zeros(count, dtype=np.uint64)
+    for j in range(k):  # wraps modulo 2**64, as intended
+        hashes = hashes * _WINDOW_BASE + values[j : j + count]
+    return hashes
+
+
+def _unique(hashes: np.ndarray) -> np.ndarray:
+    hashes = np.sort(hashes)
+    return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))] if hashes.size else hashes
+
+
+def _lead_windows(words: int) -> int:
+    """How many of a text's first shingles are its lead's (the shingles of its first
+    LEAD_WORDS words)."""
+    return max(1, min(words, LEAD_WORDS) - SHINGLE_WORDS + 1)
 
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
@@ -370,31 +386,22 @@ def _is_boilerplate(line: str) -> bool:
     )
 
 
-def _shingles_of(words: list[str], k: int) -> set[str]:
-    return set(_positional_shingles(words, k))
+@lru_cache(maxsize=1 << 18)
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _positional_shingles(words: list[str], k: int) -> list[str]:
-    """The k-shingles in text order (a text of k words or fewer: one shingle of them all)."""
-    if len(words) <= k:
-        return [" ".join(words)] if words else []
-    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
+def _word_hashes(words: Sequence[str]) -> np.ndarray:
+    """64-bit hashes of the words (a text's shingle hashes are computed from these: one hash
+    per word, most of them cached, instead of a SHA-1 per shingle)."""
+    return np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
 
 
-def _signature_of(items: set[str]) -> bytes:
-    return _minhash([_shingle_hash(s) for s in items])
-
-
-def _shingle_hash(shingle: str) -> int:
-    """datasketch's sha1_hash32, inlined (a third of the fingerprint's time went to calls)."""
-    return int.from_bytes(hashlib.sha1(shingle.encode("utf-8")).digest()[:4], "little")
-
-
-def _minhash(hashes: Iterable[int]) -> bytes:
+def _minhash(shingles: np.ndarray) -> bytes:
     minhash = _TEMPLATE.copy()
-    values = list(hashes)
-    if values:
-        minhash.update_batch(values)
+    if shingles.size:
+        # The high 32 bits: they depend on every word of the shingle.
+        minhash.update_batch((shingles >> np.uint64(32)).astype(np.uint32))
     return minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes()
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extractors.records import Article, FeedPoll, RelevanceMatch
 from extractors.urls import canonical_url
-from storage import dedup, stories
+from storage import dedup, lsh, stories
 from storage.database import SQLITE_BEGIN, DatabaseError, connect, safe_url
 from storage.schema import (
     article_watches,
@@ -54,13 +53,9 @@ __all__ = [
 SOURCES = ("seed", "feed", "ingest")
 # A page that failed this many times is not tried again.
 MAX_PAGE_ATTEMPTS = 3
-# LSH candidates: the MAX_BAND_CANDIDATES sharing the most bands are read with their signatures
-# (a random read each at 1M articles; 20 lose nothing on the bench), dedup.worth_verifying picks
-# those whose texts are compared, at most MAX_NEAR_COPY_CANDIDATES.
+# LSH candidates (`lsh.candidates`) are read with their signatures (a random read each at 1M
+# articles), dedup.worth_verifying picks those whose texts are compared, at most this many.
 MAX_NEAR_COPY_CANDIDATES = 50
-MAX_BAND_CANDIDATES = 50
-# Members read per LSH bucket (see _band_query).
-BUCKET_SAMPLE = 20
 # When an older article takes over a duplicate group, at most this many links get their
 # reason measured again (the rest say which group they are in).
 MAX_REPOINTED_REASONS = 200
@@ -461,11 +456,8 @@ class Corpus:
             },
         )
         article_id = int(result.inserted_primary_key[0])
-        if fingerprint.band_keys:
-            # Copies are indexed too: a later copy may be closer to a copy than to the original.
-            keys = fingerprint.band_keys
-            insert = _band_insert(len(keys), conn.dialect.paramstyle)
-            conn.exec_driver_sql(insert, tuple(v for b, k in keys for v in (article_id, b, k)))
+        # Copies are indexed too: a later copy may be closer to a copy than to the original.
+        lsh.add_keys(conn, article_id, fingerprint.band_keys)
         duplicate_of = link.original.id if link else None
         reason = link.reason if link else None
         if link is not None and _is_older(article, link.original):
@@ -526,20 +518,12 @@ class Corpus:
     def _nearest_original(
         self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
     ) -> _Link | None:
-        """LSH candidates (stored band keys, full text and lead: at most BUCKET_SAMPLE articles
-        of each bucket; those sharing the most bands first, at most MAX_BAND_CANDIDATES), kept
+        """LSH candidates (`lsh.candidates`: stored band keys, full text and lead), kept
         when they share enough bands or MinHash values (`dedup.worth_verifying`: unrelated
         texts meeting in a band through a common phrase are dropped here, before their bodies
         are read), verified on their stored bodies (at most MAX_NEAR_COPY_CANDIDATES); the best
         match links the article to the original of the match's group."""
-        keys = fingerprint.band_keys
-        if conn.dialect.name == "postgresql":
-            bands, band_keys = [b for b, _ in keys], [k for _, k in keys]
-            rows = conn.exec_driver_sql(_BAND_QUERY_POSTGRESQL, (bands, band_keys))
-        else:
-            query = _band_query(len(keys))
-            rows = conn.exec_driver_sql(query, tuple(value for pair in keys for value in pair))
-        hits = dict(rows.all())  # article id -> shared bands, most first (ties: the newest)
+        hits = lsh.candidates(conn, fingerprint.band_keys)  # id -> shared bands, most first
         if not hits:
             return None
         signatures = {row.id: row.minhash for row in conn.execute(_SIGNATURES, {"ids": list(hits)})}
@@ -947,48 +931,6 @@ _SIGNATURES = sa.select(articles.c.id, articles.c.minhash).where(
     articles.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 _MEMBERS = _MEMBER_COLUMNS.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-@lru_cache(maxsize=8)
-def _band_query(n: int) -> str:
-    """The LSH candidate query (SQLite) for n (band, key) pairs: the members of each bucket, at most
-    BUCKET_SAMPLE of them. A bucket of thousands (texts that share a common phrase, "one of
-    the", whose hash is the minimum in both rows: 3,355 articles in one bucket at 1M synthetic
-    articles) says nothing about any of them, and reading it all cost more than the rest of
-    the lookup; a large duplicate group is found through any of its members. Driver SQL with
-    positional parameters: SQLAlchemy's processing of 168 named parameters cost more than the
-    query itself."""
-    bucket = (
-        "SELECT article_id FROM (SELECT article_id FROM lsh_bands "
-        f"WHERE band = ? AND key = ? LIMIT {BUCKET_SAMPLE}) AS b{{}}"
-    )
-    members = " UNION ALL ".join(bucket.format(i) for i in range(n))
-    return (
-        f"SELECT article_id, count(*) AS hits FROM ({members}) AS m GROUP BY article_id "
-        f"ORDER BY hits DESC, article_id DESC LIMIT {MAX_BAND_CANDIDATES}"
-    )
-
-
-# PostgreSQL plans each of _band_query's 84 subqueries on every call (17 ms at 1M articles, twice
-# the execution): one subquery over the pairs as arrays is planned once.
-_BAND_QUERY_POSTGRESQL = (
-    "SELECT m.article_id, count(*) AS hits "
-    "FROM unnest(CAST(%s AS smallint[]), CAST(%s AS bigint[])) AS q(band, key) "
-    "CROSS JOIN LATERAL (SELECT article_id FROM lsh_bands "
-    f"WHERE lsh_bands.band = q.band AND lsh_bands.key = q.key LIMIT {BUCKET_SAMPLE}) AS m "
-    f"GROUP BY m.article_id ORDER BY hits DESC, m.article_id DESC LIMIT {MAX_BAND_CANDIDATES}"
-)
-
-
-@lru_cache(maxsize=8)
-def _band_insert(n: int, paramstyle: str) -> str:
-    """The new article's n band rows in one statement (one round trip)."""
-    mark = _MARKS[paramstyle]
-    rows = ", ".join([f"({mark}, {mark}, {mark})"] * n)
-    return f"INSERT INTO lsh_bands (article_id, band, key) VALUES {rows}"
-
-
-_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _member(row: Row[Any]) -> _Member:

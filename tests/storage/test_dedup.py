@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from datasketch import MinHash
 
 from storage import dedup
 from storage.dedup import (
@@ -18,7 +19,7 @@ from storage.dedup import (
     minhash_signature,
     normalise_text,
     overlap,
-    shingles,
+    shingle_hashes,
     text_hash,
 )
 from tests.storage.stories import (
@@ -55,12 +56,28 @@ def test_text_hash_ignores_formatting_only() -> None:
 
 
 def test_shingles_are_word_windows() -> None:
-    assert shingles("One two three four five six", k=5) == {
-        "one two three four five",
-        "two three four five six",
-    }
-    assert shingles("Too short", k=5) == {"too short"}
-    assert shingles("  ", k=5) == set()
+    six = shingle_hashes("One two three four five six", k=5)
+    assert len(six) == 2
+    # The windows, not the words: the same two windows in another text are the same hashes.
+    longer = set(shingle_hashes("One two three four five, two three four five six", k=5))
+    assert set(six) < longer and len(longer) == 6
+    assert set(six) & set(shingle_hashes("One two three four five", k=5))
+    assert not set(six) & set(shingle_hashes("Two one three four five", k=5))
+    # A short text is one shingle of all its words; no words, no shingles.
+    assert len(shingle_hashes("Too short", k=5)) == 1
+    assert shingle_hashes("too short", k=5) != shingle_hashes("short too", k=5)
+    assert len(shingle_hashes("  ", k=5)) == 0
+
+
+def test_signature_matches_datasketch() -> None:
+    # The signature is datasketch's MinHash of the content's shingle hashes.
+    words = dedup.content_words(WIRE_BODY)
+    hashes = dedup._windows(dedup._word_hashes(words), dedup.SHINGLE_WORDS)
+    reference = MinHash(
+        num_perm=dedup.NUM_PERM, seed=dedup.MINHASH_SEED, scheme="affine32", hashfunc=int
+    )
+    reference.update_batch([int(h) >> 32 for h in hashes])
+    assert minhash_signature(WIRE_BODY) == reference.hashvalues.astype("<u4").tobytes()
 
 
 def test_signature_is_stable_bytes() -> None:
@@ -92,7 +109,9 @@ def test_estimate_tracks_true_jaccard() -> None:
     words = [f"w{i}" for i in range(400)]
     a = " ".join(words[:300])
     b = " ".join(words[100:400])
-    truth = len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+    sa, sb = set(shingle_hashes(a)), set(shingle_hashes(b))
+    truth = len(sa & sb) / len(sa | sb)
+    assert truth == pytest.approx(198 / 398)
     assert estimated_jaccard(minhash_signature(a), minhash_signature(b)) == pytest.approx(
         truth, abs=0.12
     )

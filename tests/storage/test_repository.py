@@ -70,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0004"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0005"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -310,14 +310,16 @@ def test_published_tie_goes_to_the_wire_source(corpus: Corpus) -> None:
         assert later.duplicate_of == wire.id
 
 
-def test_migration_0002_reindexes_stored_articles(database_url: str) -> None:
+@pytest.mark.parametrize("scheme", ["0001", "0004"])
+def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> None:
+    """0002 and 0005 recompute the signatures and band keys of a former scheme."""
     engine = create_engine(database_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-    with engine.begin() as conn:  # an article stored by the first scheme, original only
+        command.upgrade(config, scheme)
+    with engine.begin() as conn:  # an article stored by a former scheme
         conn.execute(
             articles.insert().values(
                 url="https://a.example/1",
@@ -338,6 +340,9 @@ def test_migration_0002_reindexes_stored_articles(database_url: str) -> None:
             assert conn.scalar(sa.select(articles.c.minhash)) == dedup.minhash_signature(WIRE_BODY)
             keys = conn.execute(sa.select(lsh_bands.c.band, lsh_bands.c.key)).all()
         assert sorted(keys) == sorted(dedup.fingerprint(WIRE_BODY).band_keys)
+        assert "ix_lsh_bands_band_key" in {
+            index["name"] for index in sa.inspect(corpus.engine).get_indexes("lsh_bands")
+        }
         copy = corpus.add_article(make_article("https://b.example/2", TRIMMED_BODY), source="feed")
         assert copy.duplicate_of == 1
 

@@ -16,57 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
-from storage import dedup
+from storage import lsh
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-BATCH = 500
-
-_articles = sa.table(
-    "articles",
-    sa.column("id", sa.Integer),
-    sa.column("body", sa.Text),
-    sa.column("minhash", sa.LargeBinary),
-)
-_lsh_bands = sa.table(
-    "lsh_bands",
-    sa.column("article_id", sa.Integer),
-    sa.column("band", sa.SmallInteger),
-    sa.column("key", sa.BigInteger),
-)
-
-
 def upgrade() -> None:
-    conn = op.get_bind()
-    conn.execute(_lsh_bands.delete())
-    last_id = 0
-    while True:
-        rows = conn.execute(
-            sa.select(_articles.c.id, _articles.c.body)
-            .where(_articles.c.id > last_id)
-            .order_by(_articles.c.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            return
-        bands = []
-        for article_id, body in rows:
-            found = dedup.fingerprint(body)
-            conn.execute(
-                _articles.update()
-                .where(_articles.c.id == article_id)
-                .values(minhash=found.signature)
-            )
-            bands += [{"article_id": article_id, "band": b, "key": k} for b, k in found.band_keys]
-        if bands:
-            conn.execute(_lsh_bands.insert(), bands)
-        last_id = rows[-1].id
+    # The current scheme's (a later scheme's migration recomputes them again: harmless).
+    lsh.rebuild(op.get_bind())
 
 
 def downgrade() -> None:
