@@ -45,6 +45,7 @@ classified as generated (near copies linked, write-ups in their story), peak RSS
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import math
@@ -375,6 +376,14 @@ def _batch_rows(args: tuple[int, int, dict[str, int], int]) -> dict:
     return batch
 
 
+def _cache_version() -> str:
+    """The generator's version and the fingerprint scheme's: cached batches hold signatures and
+    band keys, stale when `storage.dedup` changes them."""
+    sample = dedup.fingerprint(" ".join(f"word{i}" for i in range(100)))
+    scheme = hashlib.blake2b(repr(sample).encode(), digest_size=4).hexdigest()
+    return f"v{GENERATOR_VERSION}-{scheme}"
+
+
 def _batches(total_stories: int, start: int, models: Models, workers: int):
     """Generated row batches for stories [start, total_stories), from the cache when there."""
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -384,7 +393,7 @@ def _batches(total_stories: int, start: int, models: Models, workers: int):
         todo.append((first, min(total_stories, first + BATCH_STORIES)))
 
     def cached(first: int, last: int) -> Path:
-        return CACHE / f"v{GENERATOR_VERSION}-{first}-{last}.pickle"
+        return CACHE / f"{_cache_version()}-{first}-{last}.pickle"
 
     missing = [(f, la, df, documents) for f, la in todo if not cached(f, la).exists()]
     pool = mp.get_context("fork").Pool(workers, initializer=_worker_init) if missing else None
@@ -411,7 +420,7 @@ def _batches(total_stories: int, start: int, models: Models, workers: int):
 def _pilot_df(models: Models) -> tuple[dict[str, int], int]:
     """Document frequencies of a sample of originals, scaled to 100k documents: the IDF the
     fill's centroids use (production uses the counts at the time; rare terms dominate both)."""
-    path = CACHE / f"v{GENERATOR_VERSION}-pilot.pickle"
+    path = CACHE / f"{_cache_version()}-pilot.pickle"
     if path.exists():
         with path.open("rb") as f:
             return pickle.load(f)

@@ -22,6 +22,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant will do: every newsmon process on one PostgreSQL database uses the same one.
 MIGRATION_LOCK_KEY = 0x6E6577736D6F6E  # "newsmon"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 65_536  # page cache per connection (SQLite's default: 2 MB)
+SQLITE_CHECKPOINT_PAGES = 20_000  # WAL pages (4 KiB) before a checkpoint (default: 1,000)
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
 SQLITE_BEGIN = "newsmon_sqlite_begin"
@@ -169,6 +171,12 @@ def _sqlite_events(engine: Engine, *, wal: bool) -> None:
             if wal:
                 _enable_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
+                # A batch of 100 articles dirties thousands of index pages (84 LSH keys each at
+                # random places): with the default 2 MB cache SQLite writes them out in the
+                # middle of the batch, and checkpoints (each an fsync) after every commit.
+                # Measured at 100k articles: 49 -> 73 articles/s.
+                cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -192,6 +192,7 @@ class Corpus:
             else engine
         )
         self.sites = SiteStore(engine, self._writer, clock)
+        self._frequencies = stories.StoredFrequencies()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -395,7 +396,8 @@ class Corpus:
                 with self._write() as conn:
                     if conn.dialect.name == "postgresql":
                         conn.execute(_INGEST_LOCK)
-                    frequencies = stories.DocumentFrequencies()
+                    self._frequencies.check(conn)
+                    frequencies = stories.DocumentFrequencies(self._frequencies)
                     stored = [self._add_article(conn, p, frequencies) for p in prepared]
                     frequencies.flush(conn)
                     return stored
@@ -415,7 +417,8 @@ class Corpus:
             if existing is not None:
                 return Placement(existing.id, existing.duplicate_of, existing.story_id)
             link = self._find_original(conn, article, fingerprint)
-            frequencies = stories.DocumentFrequencies()
+            self._frequencies.check(conn)
+            frequencies = stories.DocumentFrequencies(self._frequencies)
             story_id, _ = self._story_of(conn, article, link, frequencies, self._clock())
         return Placement(None, link.original.id if link else None, story_id)
 

@@ -252,3 +252,22 @@ def test_document_frequencies_count_each_original_once(corpus: Corpus) -> None:
         )
         stored = dict(conn.execute(sa.select(term_stats.c.term, term_stats.c.df)).all())
     assert stored == {stories.DOCUMENTS: 2, "taliban": 2, "moscow": 1, "kabul": 1}
+
+
+def test_kept_frequencies_are_read_again_after_another_worker_counted(corpus: Corpus) -> None:
+    kept = stories.StoredFrequencies()
+    with corpus.engine.begin() as conn:
+        kept.check(conn)
+        batch = stories.DocumentFrequencies(kept)
+        assert batch.of(conn, ["taliban"]) == ({"taliban": 1}, 1)
+        batch.count(["taliban"])
+        batch.flush(conn)
+    with corpus.engine.begin() as conn:  # another worker's batch
+        other = stories.DocumentFrequencies()
+        other.of(conn, ["taliban"])
+        other.count(["taliban"])
+        other.flush(conn)
+    with corpus.engine.begin() as conn:
+        assert stories.DocumentFrequencies(kept).of(conn, ["taliban"]) == ({"taliban": 2}, 2)
+        kept.check(conn)  # the stored count moved on: read again
+        assert stories.DocumentFrequencies(kept).of(conn, ["taliban"]) == ({"taliban": 3}, 3)
