@@ -425,7 +425,7 @@ def add_to_story(
         new = {"created": now, "first_published": when, "last_published": when, "size": 1}
         inserted = conn.execute(stories.insert(), new | {"centroid": centroid})
         story_id = int(inserted.inserted_primary_key[0])
-        last = when
+        indexed, last, added = set(), when, top_terms(centroid, INDEX_TERMS)
     else:
         # Locked (PostgreSQL) and read again: another transaction may have grown it meanwhile.
         row = conn.execute(_LOCK_STORY, {"sid": story_id}).one()
@@ -434,12 +434,20 @@ def add_to_story(
         first = min(row.first_published, when)
         grown = {"sid": story_id, "centroid_": centroid, "first": first, "last": last}
         conn.execute(_GROW_STORY, grown)
-        conn.execute(_DROP_STORY_TERMS, {"sid": story_id})
-    indexed = top_terms(centroid, INDEX_TERMS)
-    if indexed:
+        # The index entries change where the heaviest terms do (each entry is three index
+        # writes at random places).
+        indexed = set(conn.scalars(_STORY_TERMS, {"sid": story_id}))
+        heaviest = top_terms(centroid, INDEX_TERMS)
+        added = {t: w for t, w in heaviest.items() if t not in indexed}
+        dropped = [t for t in indexed if t not in heaviest]
+        if dropped:
+            conn.execute(_DROP_STORY_TERMS, [{"sid": story_id, "term": t} for t in dropped])
+        if last != row.last_published and len(dropped) < len(indexed):
+            conn.execute(_MOVE_STORY_TERMS, {"sid": story_id, "last": last})
+    if added:
         conn.execute(
             story_terms.insert(),
-            [{"term": t, "story_id": story_id, "last_published": last} for t in indexed],
+            [{"term": t, "story_id": story_id, "last_published": last} for t in added],
         )
     conn.execute(_SET_STORY, {"aid": article_id, "sid": story_id})
     return story_id
@@ -456,7 +464,15 @@ _GROW_STORY = (
         last_published=sa.bindparam("last", type_=stories.c.last_published.type),
     )
 )
-_DROP_STORY_TERMS = story_terms.delete().where(story_terms.c.story_id == sa.bindparam("sid"))
+_DROP_STORY_TERMS = story_terms.delete().where(
+    story_terms.c.story_id == sa.bindparam("sid"), story_terms.c.term == sa.bindparam("term")
+)
+_STORY_TERMS = sa.select(story_terms.c.term).where(story_terms.c.story_id == sa.bindparam("sid"))
+_MOVE_STORY_TERMS = (
+    story_terms.update()
+    .where(story_terms.c.story_id == sa.bindparam("sid"))
+    .values(last_published=sa.bindparam("last", type_=story_terms.c.last_published.type))
+)
 _SET_STORY = (
     articles.update()
     .where(articles.c.id == sa.bindparam("aid"))

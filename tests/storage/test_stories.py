@@ -129,10 +129,10 @@ def test_a_story_keeps_its_id_as_it_grows(corpus: Corpus) -> None:
     with corpus.engine.connect() as conn:
         row = conn.execute(sa.select(stories_table)).one()
         indexed = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(story_terms)
-            .where(story_terms.c.story_id == story)
-        ).scalar()
+            sa.select(story_terms.c.term, story_terms.c.last_published).where(
+                story_terms.c.story_id == story
+            )
+        ).all()
         documents = conn.scalar(
             sa.select(term_stats.c.df).where(term_stats.c.term == stories.DOCUMENTS)
         )
@@ -140,7 +140,11 @@ def test_a_story_keeps_its_id_as_it_grows(corpus: Corpus) -> None:
     assert row.first_published == MONDAY - timedelta(hours=1)
     assert row.last_published == MONDAY + timedelta(days=1)
     assert 0 < len(row.centroid) <= stories.CENTROID_TERMS
-    assert 0 < indexed <= stories.INDEX_TERMS
+    # The index holds the centroid's heaviest terms, with the last original's publication.
+    assert {term for term, _ in indexed} == set(
+        stories.top_terms(row.centroid, stories.INDEX_TERMS)
+    )
+    assert {last for _, last in indexed} == {MONDAY + timedelta(hours=2)}
     assert documents == 2  # originals only: the copies are counted in their original's story
 
 
