@@ -437,6 +437,13 @@ class Corpus:
             )
 
         link = self._find_original(conn, article, fingerprint)
+        story_id, vector = self._story_of(conn, article, link, frequencies, now)
+        if vector is None:
+            assert story_id is not None  # a group's story
+            stories.join_story(conn, story_id, article.published)
+        else:
+            story_id = stories.add_to_story(conn, story_id, vector, now)
+            frequencies.count(vector.terms)
         result = conn.execute(
             articles.insert(),
             {
@@ -456,6 +463,7 @@ class Corpus:
                 "duplicate_of": link.original.id if link else None,
                 "duplicate_reason": link.reason if link else None,
                 "similarity": link.similarity if link else None,
+                "story_id": story_id,
             },
         )
         article_id = int(result.inserted_primary_key[0])
@@ -466,13 +474,6 @@ class Corpus:
         if link is not None and _is_older(article, link.original):
             self._become_original(conn, article_id, article.body, link.original.id)
             duplicate_of = reason = None
-        story_id, vector = self._story_of(conn, article, link, frequencies, now)
-        if vector is None:
-            assert story_id is not None  # a group's story
-            stories.join_story(conn, article_id, story_id, article.published)
-        else:
-            stories.add_to_story(conn, article_id, story_id, vector, now)
-            frequencies.count(vector.terms)
         if new.page is not None:
             self._store_page(conn, new.page, article_id, now)
         self._store_matches(conn, article_id, new.terms)

@@ -2,7 +2,8 @@
 
 Plain functions that `Corpus.add_articles` calls in its batch's transaction: `story_vector`
 and `find_story` (the lookup: nothing written), then `add_to_story` for a new original, or
-`join_story` for a copy; `assign_story` does all three for one article. What they keep lives in
+`join_story` for a copy, before the article's row is written with its story; `assign_story`
+does it all for an article already stored. What they keep lives in
 the database, shared by every worker and kept over restarts: `stories` (span, size and centroid
 of each story), `story_terms` (each story's INDEX_TERMS heaviest terms with its last
 publication time: the candidate index) and `term_stats` (document frequencies of the
@@ -411,14 +412,11 @@ _STORY_CENTROIDS = sa.select(
 
 
 def add_to_story(
-    conn: Connection,
-    article_id: int,
-    story_id: int | None,
-    article: StoryVector,
-    now: datetime,
+    conn: Connection, story_id: int | None, article: StoryVector, now: datetime
 ) -> int:
-    """The new original joins story `story_id` (its centroid, span, size and index entries
-    updated), or starts one when None. Sets and returns `articles.story_id`."""
+    """A new original joins story `story_id` (its centroid, span, size and index entries
+    updated), or starts one when None. Returns the story's id, for the article's row (stored
+    with it: one write fewer than an update after)."""
     when = article.when
     if story_id is None:
         centroid = top_terms(article.weights, CENTROID_TERMS)
@@ -449,7 +447,6 @@ def add_to_story(
             story_terms.insert(),
             [{"term": t, "story_id": story_id, "last_published": last} for t in added],
         )
-    conn.execute(_SET_STORY, {"aid": article_id, "sid": story_id})
     return story_id
 
 
@@ -489,25 +486,28 @@ def assign_story(
     published: datetime | None,
     now: datetime,
 ) -> int:
-    """Put one new original into a story, in the caller's transaction, its terms counted at
-    once (what `Corpus.add_articles` does per article of a batch, for a single article)."""
+    """Put one stored original into a story, in the caller's transaction, its terms counted
+    at once (what `Corpus.add_articles` does per article of a batch, for a single article)."""
     frequencies = DocumentFrequencies()
     article = story_vector(conn, frequencies, title=title, body=body, published=published, now=now)
-    story_id = add_to_story(conn, article_id, find_story(conn, article), article, now)
+    story_id = add_to_story(conn, find_story(conn, article), article, now)
+    set_story(conn, article_id, story_id)
     frequencies.count(article.terms)
     frequencies.flush(conn)
     return story_id
 
 
-def join_story(
-    conn: Connection, article_id: int, story_id: int, published: datetime | None
-) -> None:
+def join_story(conn: Connection, story_id: int, published: datetime | None) -> None:
     """A copy joins its original's story: the story counts it, its span covers it."""
     row = conn.execute(_LOCK_SPAN, {"sid": story_id}).one()
     first, last = row.first_published, row.last_published
     if published is not None:
         first, last = min(first, _aware(published)), max(last, _aware(published))
     conn.execute(_COUNT_COPY, {"sid": story_id, "first": first, "last": last})
+
+
+def set_story(conn: Connection, article_id: int, story_id: int) -> None:
+    """The story of an article stored before it had one."""
     conn.execute(_SET_STORY, {"aid": article_id, "sid": story_id})
 
 

@@ -109,7 +109,8 @@ def _backfill(conn: sa.Connection) -> None:
                 sa.select(_articles.c.story_id).where(_articles.c.id == row.duplicate_of)
             )
             if story_id is not None:
-                stories.join_story(conn, row.id, story_id, row.published)
+                stories.join_story(conn, story_id, row.published)
+                stories.set_story(conn, row.id, story_id)
         if len(rows) < BATCH:
             return
         last_id = rows[-1].id
