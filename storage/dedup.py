@@ -44,7 +44,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -272,25 +272,25 @@ def _signatures(words: Sequence[str]) -> tuple[bytes, bytes]:
 
 @dataclass(frozen=True)
 class TextShingles:
-    """The exact shingle sets verification compares, as sorted unique 64-bit hashes (computed
-    here, never stored): word 3-shingles and character 8-grams, of the content and its lead."""
+    """The exact word 3-shingle sets verification compares, as sorted unique 64-bit hashes
+    (computed here, never stored), of the content and of its lead."""
 
     full: np.ndarray
     lead: np.ndarray
-    chars: np.ndarray
-    lead_chars: np.ndarray
 
 
 @lru_cache(maxsize=512)
 def text_shingles(body: str) -> TextShingles:
     words = content_words(body)
     windows = _windows(_word_hashes(words), SHINGLE_WORDS)
-    return TextShingles(
-        full=_unique(windows),
-        lead=_unique(windows[: _lead_windows(len(words))]),
-        chars=_char_grams(" ".join(words)),
-        lead_chars=_char_grams(" ".join(words[:LEAD_WORDS])),
-    )
+    return TextShingles(_unique(windows), _unique(windows[: _lead_windows(len(words))]))
+
+
+@lru_cache(maxsize=512)
+def _text_char_grams(body: str) -> tuple[np.ndarray, np.ndarray]:
+    """The character 8-grams of the content and of its lead."""
+    words = content_words(body)
+    return _char_grams(" ".join(words)), _char_grams(" ".join(words[:LEAD_WORDS]))
 
 
 @dataclass(frozen=True)
@@ -301,8 +301,10 @@ class Overlap:
     containment: float  # word 3-shingles of the smaller text found in the larger
     first_is_smaller: bool
     lead_containment: float  # the larger of: a's lead in b, b's lead in a (word 3-shingles)
-    char_containment: float = 0.0  # as `containment`, on character 8-grams
-    char_lead_containment: float = 0.0  # as `lead_containment`, on character 8-grams
+    # As `containment` and `lead_containment`, on character 8-grams: measured only when they
+    # can decide (the first text is the smaller and its words do not make it a near copy).
+    char_containment: float = 0.0
+    char_lead_containment: float = 0.0
 
 
 def overlap(a: str, b: str) -> Overlap:
@@ -311,19 +313,28 @@ def overlap(a: str, b: str) -> Overlap:
     if not sa.full.size or not sb.full.size:
         return Overlap(0.0, 0.0, sa.full.size <= sb.full.size, 0.0)
     shared = _shared(sa.full, sb.full)
-    smaller = min(sa.full.size, sb.full.size)
-    lead_a = _shared(sa.lead, sb.full) / sa.lead.size
-    lead_b = _shared(sb.lead, sa.full) / sb.lead.size
-    chars = _shared(sa.chars, sb.chars) / max(1, min(len(sa.chars), len(sb.chars)))
-    char_lead_a = _shared(sa.lead_chars, sb.chars) / max(1, len(sa.lead_chars))
-    char_lead_b = _shared(sb.lead_chars, sa.chars) / max(1, len(sb.lead_chars))
-    return Overlap(
+    found = Overlap(
         jaccard=shared / (sa.full.size + sb.full.size - shared),
-        containment=shared / smaller,
+        containment=shared / min(sa.full.size, sb.full.size),
         first_is_smaller=sa.full.size <= sb.full.size,
-        lead_containment=max(lead_a, lead_b),
-        char_containment=chars,
-        char_lead_containment=max(char_lead_a, char_lead_b),
+        lead_containment=max(
+            _shared(sa.lead, sb.full) / sa.lead.size, _shared(sb.lead, sa.full) / sb.lead.size
+        ),
+    )
+    if not found.first_is_smaller or found.jaccard >= NEAR_COPY_THRESHOLD:
+        return found
+    if _word_containment(found):
+        return found
+    # Character grams cost more than the words (a 5,000-character text has ~5,000 of them).
+    chars_a, lead_chars_a = _text_char_grams(a)
+    chars_b, lead_chars_b = _text_char_grams(b)
+    return replace(
+        found,
+        char_containment=_shared(chars_a, chars_b) / max(1, min(chars_a.size, chars_b.size)),
+        char_lead_containment=max(
+            _shared(lead_chars_a, chars_b) / max(1, lead_chars_a.size),
+            _shared(lead_chars_b, chars_a) / max(1, lead_chars_b.size),
+        ),
     )
 
 
@@ -399,7 +410,15 @@ def _lead_windows(words: int) -> int:
 
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.intersect1d(a, b, assume_unique=True).size)
+    """How many values two sorted unique arrays share (a binary search of the smaller's values
+    in the larger: twice as fast as np.intersect1d)."""
+    if a.size > b.size:
+        a, b = b, a
+    if not a.size:
+        return 0
+    at = np.searchsorted(b, a)
+    at[at == b.size] = 0
+    return int(np.count_nonzero(b[at] == a))
 
 
 def _is_boilerplate(line: str) -> bool:
