@@ -44,6 +44,7 @@ import json
 import math
 import operator
 import re
+import string
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -94,7 +95,9 @@ _STOP_WORDS = """a about above after again against all also am an and any are as
     got make made say us"""
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
-_WORD = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
+# A word (a letter, then letters, digits, apostrophes, dots and hyphens) and what precedes it
+# since the previous word.
+_GAP_AND_WORD = re.compile(r"([\W\d_]*)([^\W\d_][\w'’.-]*)")
 _POSSESSIVE = re.compile(r"['’]s?$")
 # Capitalised but no names of an event.
 _CALENDAR_WORDS = """monday tuesday wednesday thursday friday saturday sunday january february
@@ -106,11 +109,10 @@ _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”]")
 def article_terms(title: str, body: str) -> dict[str, int]:
     """Term counts of an article: title words (TITLE_WEIGHT times) and body words, without stop
     words, and its named entities (prefixed ENTITY)."""
-    counts: Counter[str] = Counter()
-    for text, times in ((title, TITLE_WEIGHT), (body, 1)):
-        for word in normalise_text(text).split():
-            if _is_term(word):
-                counts[word] += times
+    # Counted first, then filtered: each distinct word is checked once.
+    words = Counter(normalise_text(body).split())
+    words.update({w: TITLE_WEIGHT * n for w, n in Counter(normalise_text(title).split()).items()})
+    counts = Counter({w: n for w, n in words.items() if _is_term(w)})
     for entity in entities(f"{title}\n{body}"):
         counts[ENTITY + entity] += 1
     return dict(counts)
@@ -121,21 +123,21 @@ def entities(text: str) -> list[str]:
     capitals (headlines): "west papua", "manokwari", "lindsay lohan"."""
     found: list[str] = []
     for line in text.splitlines():
-        upper = sum(map(str.isupper, line))
-        if upper == 0 or upper > sum(map(str.islower, line)):
+        upper, lower = _case_counts(line)
+        if upper == 0 or upper > lower:
             continue
         run: list[str] = []
-        previous_end = 0
         sentence_start = True
-        for match in _WORD.finditer(line):
-            between = line[previous_end : match.start()]
+        for between, token in _GAP_AND_WORD.findall(line):
+            if not run and not token[0].isupper() and token[-1] != ".":
+                sentence_start = False  # the common case: a word that changes nothing
+                continue
             if between != " ":  # the common case: one space, no punctuation
                 if _SENTENCE_BREAK.search(between):
                     sentence_start = True
                 if between.strip() and run:  # punctuation ends a name
                     found.append(" ".join(run))
                     run = []
-            token = match.group()
             stripped = token.rstrip(".-")
             possessive = ("'" in stripped or "’" in stripped) and _POSSESSIVE.search(stripped)
             word = _POSSESSIVE.sub("", stripped) if possessive else stripped
@@ -148,7 +150,6 @@ def entities(text: str) -> list[str]:
                 found.append(" ".join(run))
                 run = []
             sentence_start = token.endswith(".") and len(word) > 2 and "." not in word
-            previous_end = match.end()
         if run:
             found.append(" ".join(run))
     out = []
@@ -157,6 +158,19 @@ def entities(text: str) -> list[str]:
         if len(norm) > 1 and norm not in STOP_WORDS:
             out.append(norm)
     return out
+
+
+def _case_counts(line: str) -> tuple[int, int]:
+    """Upper- and lower-case letters in a line (an ASCII line: counted on its bytes, 5x faster)."""
+    if line.isascii():
+        raw = line.encode("ascii")
+        upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+        return upper, len(raw) - len(raw.translate(None, _ASCII_LOWER))
+    return sum(map(str.isupper, line)), sum(map(str.islower, line))
+
+
+_ASCII_UPPER = string.ascii_uppercase.encode("ascii")
+_ASCII_LOWER = string.ascii_lowercase.encode("ascii")
 
 
 def _is_term(word: str) -> bool:
@@ -228,10 +242,10 @@ def best_story(
         shared = article.keys() & centroid.keys()  # ~20 of the centroid's 100 terms
         if not shared:
             continue
-        dot = sum(article[t] * centroid[t] for t in shared)
+        dot = math.fsum(article[t] * centroid[t] for t in shared)  # in any order: exact
         score = dot / (norm * _norm(centroid.values()))
         if entity_bonus:
-            entity_dot = sum(article[t] * centroid[t] for t in shared if t.startswith(ENTITY))
+            entity_dot = math.fsum(article[t] * centroid[t] for t in shared if t.startswith(ENTITY))
             if entity_dot:
                 centroid_entities = _norm(w for t, w in centroid.items() if t.startswith(ENTITY))
                 score += entity_bonus * entity_dot / (entity_norm * centroid_entities)
