@@ -527,14 +527,11 @@ class Corpus:
         texts meeting in a band through a common phrase are dropped here, before their bodies
         are read), verified on their stored bodies (at most MAX_NEAR_COPY_CANDIDATES); the best
         match links the article to the original of the match's group."""
-        hits = lsh.candidates(conn, fingerprint.band_keys)  # id -> shared bands, most first
-        if not hits:
-            return None
-        signatures = {row.id: row.minhash for row in conn.execute(_SIGNATURES, {"ids": list(hits)})}
+        found = lsh.candidates(conn, fingerprint.band_keys)  # most shared bands first
         candidates = [
             article_id
-            for article_id, shared in hits.items()
-            if dedup.worth_verifying(shared, fingerprint.signature, signatures[article_id])
+            for article_id, shared, signature in found
+            if dedup.worth_verifying(shared, fingerprint.signature, signature)
         ][:MAX_NEAR_COPY_CANDIDATES]
         if not candidates:
             return None
@@ -930,9 +927,6 @@ _MEMBER_COLUMNS = sa.select(
     articles.c.site,
     articles.c.body,
     articles.c.story_id,
-)
-_SIGNATURES = sa.select(articles.c.id, articles.c.minhash).where(
-    articles.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 _MEMBERS = _MEMBER_COLUMNS.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
 

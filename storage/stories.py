@@ -386,15 +386,12 @@ def find_story(conn: Connection, article: StoryVector) -> int | None:
     query = list(top_terms(article.weights, QUERY_TERMS))
     if not query:
         return None
-    candidates = list(
-        conn.scalars(
-            _STORY_CANDIDATES,
-            {"terms": query, "since": article.when - WINDOW, "limit": MAX_STORY_CANDIDATES},
-        )
-    )
-    if not candidates:
+    since = article.when - WINDOW
+    rows = conn.execute(
+        _STORY_CANDIDATES, {"terms": query, "since": since, "limit": MAX_STORY_CANDIDATES}
+    ).all()
+    if not rows:
         return None
-    rows = conn.execute(_STORY_CENTROIDS, {"ids": candidates}).all()
     threshold, bonus = join_rule(article.documents)
     found = best_story(
         article.weights,
@@ -410,19 +407,21 @@ def find_story(conn: Connection, article: StoryVector) -> int | None:
 
 
 _hits = sa.func.count().label("hits")
-_STORY_CANDIDATES = (
-    sa.select(story_terms.c.story_id)
-    .where(
-        story_terms.c.term.in_(sa.bindparam("terms", expanding=True)),
-        story_terms.c.last_published >= sa.bindparam("since"),
-    )
-    .group_by(story_terms.c.story_id)
-    .order_by(_hits.desc(), story_terms.c.story_id)
-    .limit(sa.bindparam("limit"))
-)
-_STORY_CENTROIDS = sa.select(
+# The stories with the most hits, with their spans and centroids, in one query.
+_STORY_CANDIDATES = sa.select(
     stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
-).where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))
+).where(
+    stories.c.id.in_(
+        sa.select(story_terms.c.story_id)
+        .where(
+            story_terms.c.term.in_(sa.bindparam("terms", expanding=True)),
+            story_terms.c.last_published >= sa.bindparam("since"),
+        )
+        .group_by(story_terms.c.story_id)
+        .order_by(_hits.desc(), story_terms.c.story_id)
+        .limit(sa.bindparam("limit"))
+    )
+)
 
 
 def add_to_story(
