@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -419,8 +419,8 @@ class Corpus:
             link = self._find_original(conn, article, fingerprint)
             self._frequencies.check(conn)
             frequencies = stories.DocumentFrequencies(self._frequencies)
-            story_id, _ = self._story_of(conn, article, link, frequencies, self._clock())
-        return Placement(None, link.original.id if link else None, story_id)
+            place = self._story_of(conn, article, link, frequencies, self._clock())
+        return Placement(None, link.original.id if link else None, place.story_id)
 
     def _add_article(
         self, conn: Connection, new: _Prepared, frequencies: stories.DocumentFrequencies
@@ -437,13 +437,14 @@ class Corpus:
             )
 
         link = self._find_original(conn, article, fingerprint)
-        story_id, vector = self._story_of(conn, article, link, frequencies, now)
-        if vector is None:
-            assert story_id is not None  # a group's story
-            stories.join_story(conn, story_id, article.published)
+        place = self._story_of(conn, article, link, frequencies, now)
+        if place.vector is None:
+            assert place.story_id is not None  # a group's story
+            stories.join_story(conn, place.story_id, article.published)
+            story_id = place.story_id
         else:
-            story_id = stories.add_to_story(conn, story_id, vector, now)
-            frequencies.count(vector.terms)
+            story_id = stories.add_to_story(conn, place.story, place.vector, now)
+            frequencies.count(place.vector.terms)
         result = conn.execute(
             articles.insert(),
             {
@@ -486,12 +487,12 @@ class Corpus:
         link: _Link | None,
         frequencies: stories.DocumentFrequencies,
         now: datetime,
-    ) -> tuple[int | None, stories.StoryVector | None]:
+    ) -> _StoryPlace:
         """The story of a new article (read only): a copy (or a group's new original) is in
         its group's story, returned without a vector; another article is clustered
         (`stories.find_story`; None: it starts a story), returned with its vector."""
         if link is not None and link.original.story_id is not None:
-            return link.original.story_id, None
+            return _StoryPlace(link.original.story_id, None, None)
         vector = stories.story_vector(
             conn,
             frequencies,
@@ -500,7 +501,8 @@ class Corpus:
             published=article.published,
             now=now,
         )
-        return stories.find_story(conn, vector), vector
+        story = stories.find_story(conn, vector)
+        return _StoryPlace(story.id if story else None, vector, story)
 
     def _find_original(
         self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
@@ -876,6 +878,12 @@ class _Link:
     original: _Member
     reason: str
     similarity: float
+
+
+class _StoryPlace(NamedTuple):
+    story_id: int | None
+    vector: stories.StoryVector | None  # None: a copy, in its group's story
+    story: stories.Story | None  # the story an original joins, as read
 
 
 @dataclass(frozen=True)

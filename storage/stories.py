@@ -379,7 +379,17 @@ def story_vector(
     return StoryVector(counts, vector(counts, df, documents), documents, _aware(published or now))
 
 
-def find_story(conn: Connection, article: StoryVector) -> int | None:
+@dataclass(frozen=True)
+class Story:
+    """A stored story as clustering reads it."""
+
+    id: int
+    first_published: datetime
+    last_published: datetime
+    centroid: dict[str, float]
+
+
+def find_story(conn: Connection, article: StoryVector) -> Story | None:
     """The story a new original joins, if any (read only): its QUERY_TERMS heaviest terms
     looked up in `story_terms` within the window, the MAX_STORY_CANDIDATES stories with the
     most hits scored by `best_story`."""
@@ -403,7 +413,10 @@ def find_story(conn: Connection, article: StoryVector) -> int | None:
         threshold=threshold,
         entity_bonus=bonus,
     )
-    return found[0] if found else None
+    if found is None:
+        return None
+    row = next(row for row in rows if row.id == found[0])
+    return Story(row.id, row.first_published, row.last_published, row.centroid)
 
 
 _hits = sa.func.count().label("hits")
@@ -424,25 +437,25 @@ _STORY_CANDIDATES = sa.select(
 )
 
 
-def add_to_story(
-    conn: Connection, story_id: int | None, article: StoryVector, now: datetime
-) -> int:
-    """A new original joins story `story_id` (its centroid, span, size and index entries
-    updated), or starts one when None. Returns the story's id, for the article's row (stored
-    with it: one write fewer than an update after)."""
+def add_to_story(conn: Connection, story: Story | None, article: StoryVector, now: datetime) -> int:
+    """A new original joins `story` as `find_story` read it in this transaction (its centroid,
+    span, size and index entries updated), or starts one when None. Returns the story's id,
+    for the article's row (stored with it: one write fewer than an update after).
+
+    The story read is current: ingest batches are serialised (`Corpus.add_articles`), and a
+    batch sees its own writes."""
     when = article.when
-    if story_id is None:
+    if story is None:
         centroid = top_terms(article.weights, CENTROID_TERMS)
         new = {"created": now, "first_published": when, "last_published": when, "size": 1}
         inserted = conn.execute(stories.insert(), new | {"centroid": centroid})
         story_id = int(inserted.inserted_primary_key[0])
         indexed, last, added = set(), when, top_terms(centroid, INDEX_TERMS)
     else:
-        # Locked (PostgreSQL) and read again: another transaction may have grown it meanwhile.
-        row = conn.execute(_LOCK_STORY, {"sid": story_id}).one()
-        centroid = merge_centroid(row.centroid, article.weights)
-        last = max(row.last_published, when)
-        first = min(row.first_published, when)
+        story_id = story.id
+        centroid = merge_centroid(story.centroid, article.weights)
+        last = max(story.last_published, when)
+        first = min(story.first_published, when)
         grown = {"sid": story_id, "centroid_": centroid, "first": first, "last": last}
         conn.execute(_GROW_STORY, grown)
         # The index entries change where the heaviest terms do (each entry is three index
@@ -453,7 +466,7 @@ def add_to_story(
         dropped = [t for t in indexed if t not in heaviest]
         if dropped:
             conn.execute(_DROP_STORY_TERMS, [{"sid": story_id, "term": t} for t in dropped])
-        if last != row.last_published and len(dropped) < len(indexed):
+        if last != story.last_published and len(dropped) < len(indexed):
             conn.execute(_MOVE_STORY_TERMS, {"sid": story_id, "last": last})
     if added:
         conn.execute(
@@ -463,7 +476,6 @@ def add_to_story(
     return story_id
 
 
-_LOCK_STORY = sa.select(stories).where(stories.c.id == sa.bindparam("sid")).with_for_update()
 _GROW_STORY = (
     stories.update()
     .where(stories.c.id == sa.bindparam("sid"))
