@@ -166,6 +166,20 @@ def test_two_write_ups_of_one_event_are_not_near_copies() -> None:
     assert not is_near_copy(overlap(OTHER_BODY, WIRE_BODY))
 
 
+def test_a_copy_with_typos_is_a_near_copy_on_characters() -> None:
+    # A slip in every fourth word breaks most word shingles, few character grams.
+    words = WIRE_BODY.split(" ")
+    slips = " ".join(w[:-1] + "q" if i % 4 == 2 and len(w) > 3 else w for i, w in enumerate(words))
+    found = overlap(slips, WIRE_BODY)
+    assert found.jaccard < NEAR_COPY_THRESHOLD and found.containment < CONTAINMENT_THRESHOLD
+    assert found.char_containment >= dedup.CHAR_CONTAINMENT_THRESHOLD
+    assert is_near_copy(found)
+    assert describe(found, 7) == (
+        f"{found.char_containment:.0%} of its text in #7",
+        found.char_containment,
+    )
+
+
 def test_wire_sources() -> None:
     assert is_wire_source("Reuters") and is_wire_source("The Associated Press")
     assert is_wire_source("AFP") and not is_wire_source("Daily Herald")
