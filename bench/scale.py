@@ -37,9 +37,10 @@ verified on their texts, story candidates scored; nothing written), then all are
 size and database: p50/p95/max of the lookup time, the ingest rate of the batches (dedup, story
 and every write, commits and on SQLite the final WAL checkpoint included), the LSH candidates
 per probe (cand: distinct articles sharing a band, whole buckets, before any cut, where
-production reads at most BUCKET_SAMPLE per bucket; verif: those of them `dedup.worth_verifying` keeps), whether the stored probes were
-classified as generated (near copies linked, write-ups in their story), peak RSS
-(`resource.getrusage`) and current RSS of the probing process, and the fill time and rate.
+production reads at most BUCKET_SAMPLE per bucket; verif: those of them
+`dedup.worth_verifying` keeps), whether the stored probes were classified as generated (near
+copies linked, write-ups in their story), peak RSS (`resource.getrusage`) and current RSS of
+the probing process, and the fill time and rate.
 """
 
 from __future__ import annotations
