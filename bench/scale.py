@@ -70,7 +70,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from extractors.records import Article  # noqa: E402
-from storage import dedup, stories  # noqa: E402
+from storage import dedup, lsh, stories  # noqa: E402
 from storage.repository import NewArticle, open_corpus  # noqa: E402
 
 STREAM = ROOT.parent / "shared" / "bench" / "dedup" / "news_stream.jsonl"
@@ -442,9 +442,6 @@ def _pilot_df(models: Models) -> tuple[dict[str, int], int]:
 # --- loading ----------------------------------------------------------------------------------
 
 
-LSH_INDEX = "ix_lsh_bands_band_key"  # the (band, key) index of migration 0001
-
-
 def _bulk_sqlite(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA cache_size = -1048576")  # 1 GiB
     dbapi_connection.execute("PRAGMA synchronous = OFF")
@@ -464,7 +461,7 @@ class Loader:
             self.next_story = (conn.scalar(sa.text("SELECT max(id) FROM stories")) or 0) + 1
             # Random inserts into the LSH index of tens of millions of rows made the fill slower
             # with every batch: the index is dropped for the fill and built again at its end.
-            conn.execute(sa.text(f"DROP INDEX IF EXISTS {LSH_INDEX}"))
+            conn.execute(sa.text(lsh.DROP_INDEX))
         self.articles = 0
         self.terms: Counter[str] = Counter()
         self.documents = 0
@@ -619,7 +616,7 @@ class Loader:
                     )
             if not self.sqlite:
                 cur.execute("SET maintenance_work_mem = '1GB'")
-            cur.execute(f"CREATE INDEX {LSH_INDEX} ON lsh_bands (band, key)")
+            cur.execute(lsh.CREATE_INDEX)
             cur.execute("ANALYZE")
             raw.commit()
         finally:

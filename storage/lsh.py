@@ -22,7 +22,11 @@ from storage.schema import articles, lsh_bands
 MAX_BAND_CANDIDATES = 50
 # Members read per bucket (see _sqlite_query).
 BUCKET_SAMPLE = 20
-INDEX_NAME = "ix_lsh_bands_band_key"
+INDEX_NAME = "ix_lsh_bands_band_key"  # migration 0001's
+# A bulk load (the rebuild below, bench/scale.py's fill) drops the index and builds it once at
+# its end: inserting keys into a live index costs several times more at a million articles.
+DROP_INDEX = f"DROP INDEX IF EXISTS {INDEX_NAME}"
+CREATE_INDEX = f"CREATE INDEX {INDEX_NAME} ON lsh_bands (band, key)"
 REBUILD_BATCH = 500
 
 Keys = Sequence[tuple[int, int]]
@@ -58,10 +62,8 @@ def candidates(conn: Connection, keys: Keys) -> list[tuple[int, int, bytes]]:
 def rebuild(conn: Connection) -> int:
     """Recompute every article's signature and band keys with the current `dedup.fingerprint`
     (the migrations that change the fingerprint scheme call this), in the caller's
-    transaction. The band index is dropped for the rebuild and built once at its end: inserting
-    keys into a live index costs several times more at a million articles. Returns the number
-    of articles done."""
-    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {INDEX_NAME}")
+    transaction, the band index dropped meanwhile. Returns the number of articles done."""
+    conn.exec_driver_sql(DROP_INDEX)
     conn.exec_driver_sql("DELETE FROM lsh_bands")
     done = last_id = 0
     select = sa.select(articles.c.id, articles.c.body).order_by(articles.c.id).limit(REBUILD_BATCH)
@@ -81,7 +83,7 @@ def rebuild(conn: Connection) -> int:
             conn.execute(lsh_bands.insert(), bands)
         done += len(rows)
         last_id = rows[-1].id
-    conn.exec_driver_sql(f"CREATE INDEX {INDEX_NAME} ON lsh_bands (band, key)")
+    conn.exec_driver_sql(CREATE_INDEX)
     return done
 
 

@@ -450,7 +450,7 @@ def add_to_story(conn: Connection, story: Story | None, article: StoryVector, no
         new = {"created": now, "first_published": when, "last_published": when, "size": 1}
         inserted = conn.execute(stories.insert(), new | {"centroid": centroid})
         story_id = int(inserted.inserted_primary_key[0])
-        indexed, last, added = set(), when, top_terms(centroid, INDEX_TERMS)
+        last, added = when, top_terms(centroid, INDEX_TERMS)
     else:
         story_id = story.id
         centroid = merge_centroid(story.centroid, article.weights)
