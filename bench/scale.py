@@ -396,13 +396,15 @@ def _batches(total_stories: int, start: int, models: Models, workers: int):
     def cached(first: int, last: int) -> Path:
         return CACHE / f"{_cache_version()}-{first}-{last}.pickle"
 
-    missing = [(f, la, df, documents) for f, la in todo if not cached(f, la).exists()]
+    # Decided once: a batch another run caches meanwhile must not take a generated one's place.
+    have = {(f, la) for f, la in todo if cached(f, la).exists()}
+    missing = [(f, la, df, documents) for f, la in todo if (f, la) not in have]
     pool = mp.get_context("fork").Pool(workers, initializer=_worker_init) if missing else None
     try:
         results = pool.imap(_batch_rows, missing) if pool else iter(())
         for first, last in todo:
             path = cached(first, last)
-            if path.exists():
+            if (first, last) in have:
                 with path.open("rb") as f:
                     yield pickle.load(f)
                 continue

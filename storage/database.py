@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -27,6 +29,8 @@ SQLITE_CHECKPOINT_PAGES = 20_000  # WAL pages (4 KiB) before a checkpoint (defau
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
 SQLITE_BEGIN = "newsmon_sqlite_begin"
+
+T = TypeVar("T")
 
 
 class DatabaseError(Exception):
@@ -95,6 +99,34 @@ def upgrade_database(engine: Engine) -> None:
 def _run_upgrade(config: Config, conn: Connection) -> None:
     config.attributes["connection"] = conn
     command.upgrade(config, "head")
+
+
+def upsert(conn: Connection, table: sa.Table) -> Any:
+    """INSERT with ON CONFLICT support (`on_conflict_do_*`) for the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database {conn.dialect.name}")
+
+
+def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """The values in slices of at most `size` (an IN (...) list each)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def advance_sequence(conn: Connection, table: sa.Table) -> None:
+    """After rows were written with ids given by the writer (ingest gives them, serialised):
+    PostgreSQL's id sequence moves past them, so that an insert without an id cannot take one.
+    (SQLite takes the largest id plus one by itself.)"""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"(SELECT max(id) FROM {table.name}))"
+            )
+        )
 
 
 def describe_error(exc: sa.exc.DBAPIError) -> str:

@@ -18,11 +18,11 @@ Near copies (syndicated or lightly edited copies of one text) are found in two s
    1 - (1 - s**2)**42: ≈ 0.6 at s = 0.15, ≈ 0.93 at s = 0.25, ≈ 0.004 for unrelated texts
    (s ≈ 0.01). Rows of 2 rather than 3 because a trimmed copy can share as little as 0.2 of
    its original's shingles (3 rows give ≈ 0.29 at s = 0.2 against 0.82, and lost 2.6 points
-   of recall on the bench; a 40-word lead signature lost 4.5); the query keeps the
-   MAX_BAND_CANDIDATES articles sharing the most bands, `worth_verifying` drops those that
-   share few bands and few MinHash values (unrelated texts meeting in a band through a common
-   phrase: ~20 per lookup at 100k articles on bench/scale.py, growing with the corpus), and at
-   most MAX_NEAR_COPY_CANDIDATES are verified, so the looser bands never cost unbounded work.
+   of recall on the bench; a 40-word lead signature lost 4.5); ingest keeps the
+   MAX_BAND_CANDIDATES articles sharing the most bands (`storage.ingest`), and
+   `worth_verifying` drops those that share few bands and few MinHash values (unrelated texts
+   meeting in a band through a common phrase: ~20 per lookup at 100k articles on
+   bench/scale.py, growing with the corpus), so the looser bands never cost unbounded work.
 2. Verification, on the exact shingle sets of the two contents (`overlap`), by `is_near_copy`:
    the two share at least `NEAR_COPY_THRESHOLD` Jaccard, or the smaller is at least
    `CONTAINMENT_THRESHOLD` contained in the larger *and* one lead is at least

@@ -9,18 +9,18 @@ named parameters cost more than the query itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from functools import lru_cache
+from operator import itemgetter
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage import dedup
-from storage.schema import articles, lsh_bands
+from storage.database import chunks
+from storage.schema import SIGNATURE_INDEX, articles, lsh_bands
 
-# Candidates: the MAX_BAND_CANDIDATES articles sharing the most bands with the new text.
-MAX_BAND_CANDIDATES = 50
-# Members read per bucket (see _sqlite_query).
+# Members read per bucket (see bucket_members).
 BUCKET_SAMPLE = 20
 INDEX_NAME = "ix_lsh_bands_band_key"  # migration 0001's
 # A bulk load (the rebuild below, bench/scale.py's fill) drops the index and builds it once at
@@ -29,34 +29,57 @@ DROP_INDEX = f"DROP INDEX IF EXISTS {INDEX_NAME}"
 CREATE_INDEX = f"CREATE INDEX {INDEX_NAME} ON lsh_bands (band, key)"
 REBUILD_BATCH = 500
 
-Keys = Sequence[tuple[int, int]]
+Pair = tuple[int, int]  # (band, key)
 
 
-def add_keys(conn: Connection, article_id: int, keys: Keys) -> None:
-    """Index one article's (band, key) pairs, in one statement (one round trip)."""
-    if not keys:
+def add_keys(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Index (article_id, band, key) rows, in one statement, in key order (neighbouring
+    entries of the index are written together)."""
+    if not rows:
         return
+    ordered = sorted(rows, key=itemgetter(1, 2, 0))
     if conn.dialect.name == "postgresql":
-        bands, band_keys = [b for b, _ in keys], [k for _, k in keys]
-        conn.exec_driver_sql(_POSTGRESQL_INSERT, (article_id, bands, band_keys))
+        columns = list(zip(*ordered, strict=True))
+        conn.exec_driver_sql(_POSTGRESQL_INSERT, tuple(list(c) for c in columns))
     else:
-        insert = _sqlite_insert(len(keys))
-        conn.exec_driver_sql(insert, tuple(v for pair in keys for v in (article_id, *pair)))
+        conn.exec_driver_sql(_SQLITE_INSERT, ordered)
 
 
-def candidates(conn: Connection, keys: Keys) -> list[tuple[int, int, bytes]]:
-    """Articles sharing a band with these keys, with the number of bands shared and their
-    signature (read in the same query), most bands first (ties: the newest first): at most
-    BUCKET_SAMPLE members of each bucket, at most MAX_BAND_CANDIDATES articles."""
-    if not keys:
-        return []
+def bucket_members(conn: Connection, pairs: Sequence[Pair]) -> dict[Pair, list[int]]:
+    """The articles in each (band, key) bucket, at most BUCKET_SAMPLE of each, the oldest
+    first. A bucket of thousands (texts that share a common phrase, "one of the", whose hash
+    is the minimum in both rows: 3,355 articles in one bucket at 1M synthetic articles) says
+    nothing about any of them, and reading it all cost more than the rest of the lookup; a
+    large duplicate group is found through any of its members."""
+    pairs = list(dict.fromkeys(pairs))
+    members: dict[Pair, list[int]] = {pair: [] for pair in pairs}
+    if not pairs:
+        return members
     if conn.dialect.name == "postgresql":
-        bands, band_keys = [b for b, _ in keys], [k for _, k in keys]
-        rows = conn.exec_driver_sql(_POSTGRESQL_QUERY, (bands, band_keys))
+        bands, keys = [b for b, _ in pairs], [k for _, k in pairs]
+        for i, article_id in conn.exec_driver_sql(_POSTGRESQL_QUERY, (bands, keys)):
+            members[pairs[i]].append(article_id)
     else:
-        query = _sqlite_query(len(keys))
-        rows = conn.exec_driver_sql(query, tuple(v for pair in keys for v in pair))
-    return [(article_id, hits, bytes(signature)) for article_id, hits, signature in rows]
+        for i, found in conn.exec_driver_sql(_SQLITE_QUERY, (json.dumps(pairs),)):
+            if found:
+                members[pairs[i]] = [int(a) for a in found.split(",")]
+    for found in members.values():
+        found.sort()
+    return members
+
+
+def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]:
+    """The stored MinHash signatures of these articles."""
+    found: dict[int, bytes] = {}
+    ids = sorted(set(article_ids))
+    if conn.dialect.name == "sqlite":  # (the planner would take the row by its id)
+        rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json.dumps(ids),))
+        found.update((i, bytes(m)) for i, m in rows)
+        return found
+    for chunk in chunks(ids):
+        query = sa.select(articles.c.id, articles.c.minhash).where(articles.c.id.in_(chunk))
+        found.update((i, bytes(m)) for i, m in conn.execute(query))
+    return found
 
 
 def rebuild(conn: Connection) -> int:
@@ -87,51 +110,28 @@ def rebuild(conn: Connection) -> int:
     return done
 
 
-@lru_cache(maxsize=8)
-def _sqlite_query(n: int) -> str:
-    """The candidate query (SQLite) for n (band, key) pairs: the members of each bucket, at most
-    BUCKET_SAMPLE of them. A bucket of thousands (texts that share a common phrase, "one of
-    the", whose hash is the minimum in both rows: 3,355 articles in one bucket at 1M synthetic
-    articles) says nothing about any of them, and reading it all cost more than the rest of
-    the lookup; a large duplicate group is found through any of its members."""
-    bucket = (
-        "SELECT article_id FROM (SELECT article_id FROM lsh_bands "
-        f"WHERE band = ? AND key = ? LIMIT {BUCKET_SAMPLE}) AS b{{}}"
-    )
-    members = " UNION ALL ".join(bucket.format(i) for i in range(n))
-    return _with_signatures(
-        f"SELECT article_id, count(*) AS hits FROM ({members}) AS m GROUP BY article_id "
-        f"ORDER BY hits DESC, article_id DESC LIMIT {MAX_BAND_CANDIDATES}"
-    )
-
-
-def _with_signatures(query: str) -> str:
-    return (
-        f"SELECT c.article_id, c.hits, a.minhash FROM ({query}) AS c "
-        "JOIN articles AS a ON a.id = c.article_id ORDER BY c.hits DESC, c.article_id DESC"
-    )
-
-
-# PostgreSQL plans each of _sqlite_query's 84 subqueries on every call (17 ms at 1M articles,
-# twice the execution): one subquery over the pairs as arrays is planned once.
-_POSTGRESQL_QUERY = _with_signatures(
-    "SELECT m.article_id, count(*) AS hits "
-    "FROM unnest(CAST(%s AS smallint[]), CAST(%s AS bigint[])) AS q(band, key) "
-    "CROSS JOIN LATERAL (SELECT article_id FROM lsh_bands "
-    f"WHERE lsh_bands.band = q.band AND lsh_bands.key = q.key LIMIT {BUCKET_SAMPLE}) AS m "
-    f"GROUP BY m.article_id ORDER BY hits DESC, m.article_id DESC LIMIT {MAX_BAND_CANDIDATES}"
+# A correlated subquery per pair, its members as one text: 3x faster than a UNION ALL of a
+# subquery per pair.
+_SQLITE_QUERY = (
+    "SELECT q.key, (SELECT group_concat(article_id) FROM (SELECT article_id FROM lsh_bands "
+    f"WHERE band = q.value ->> 0 AND key = q.value ->> 1 LIMIT {BUCKET_SAMPLE})) "
+    "FROM json_each(?) AS q"
 )
-
-
-@lru_cache(maxsize=8)
-def _sqlite_insert(n: int) -> str:
-    """n band rows in one statement."""
-    return f"INSERT INTO lsh_bands (article_id, band, key) VALUES {', '.join(['(?, ?, ?)'] * n)}"
-
-
-# Arrays, not 252 parameters: psycopg parses a statement of more than 50 parameters on every call
-# (3 ms for this one).
+# One subquery over the pairs as arrays: planned once, whatever their number.
+_POSTGRESQL_QUERY = (
+    "SELECT q.i - 1, m.article_id "
+    "FROM unnest(CAST(%s AS smallint[]), CAST(%s AS bigint[])) WITH ORDINALITY AS q(band, key, i) "
+    "CROSS JOIN LATERAL (SELECT article_id FROM lsh_bands "
+    f"WHERE lsh_bands.band = q.band AND lsh_bands.key = q.key LIMIT {BUCKET_SAMPLE}) AS m"
+)
+_SQLITE_SIGNATURES = (
+    f"SELECT id, minhash FROM articles INDEXED BY {SIGNATURE_INDEX} "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_INSERT = "INSERT INTO lsh_bands (article_id, band, key) VALUES (?, ?, ?)"
+# Arrays, not parameters per row: psycopg parses a statement of more than 50 parameters on every
+# call.
 _POSTGRESQL_INSERT = (
-    "INSERT INTO lsh_bands (article_id, band, key) "
-    "SELECT %s, band, key FROM unnest(CAST(%s AS smallint[]), CAST(%s AS bigint[])) AS q(band, key)"
+    "INSERT INTO lsh_bands (article_id, band, key) SELECT * FROM "
+    "unnest(CAST(%s AS integer[]), CAST(%s AS smallint[]), CAST(%s AS bigint[]))"
 )

@@ -12,20 +12,20 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from extractors.records import Article, FeedPoll, RelevanceMatch
 from extractors.urls import canonical_url
-from storage import dedup, lsh, stories
-from storage.database import SQLITE_BEGIN, DatabaseError, connect, safe_url
+from storage import ingest, stories
+from storage.database import SQLITE_BEGIN, DatabaseError, chunks, connect, safe_url, upsert
+from storage.ingest import NewArticle, Placement, StoredArticle
 from storage.schema import (
     article_watches,
     articles,
@@ -50,18 +50,10 @@ __all__ = [
     "open_corpus",
 ]
 
-SOURCES = ("seed", "feed", "ingest")
 # A page that failed this many times is not tried again.
 MAX_PAGE_ATTEMPTS = 3
-# LSH candidates (`lsh.candidates`) are read with their signatures (a random read each at 1M
-# articles), dedup.worth_verifying picks those whose texts are compared, at most this many.
-MAX_NEAR_COPY_CANDIDATES = 50
-# When an older article takes over a duplicate group, at most this many links get their
-# reason measured again (the rest say which group they are in).
-MAX_REPOINTED_REASONS = 200
 # A write that loses a race on a unique constraint is retried this many times in all.
 WRITE_ATTEMPTS = 3
-_CHUNK = 500  # values per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -76,39 +68,6 @@ class FeedState:
     last_ok_at: datetime | None
     entries_seen: int  # new entries found over all polls
     consecutive_failures: int
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """What `add_article` did: `is_new` is False when the canonical URL was already stored."""
-
-    id: int
-    is_new: bool
-    duplicate_of: int | None
-    # "same text as #12", "near copy of #12 (Jaccard 0.87)", "91% of its text in #12"
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    """An article to store (`Corpus.add_articles`) and what came with it."""
-
-    article: Article
-    source: str  # one of SOURCES
-    matches: Sequence[RelevanceMatch] = ()  # relevance results; the matched ones are kept
-    feed_url: str | None = None
-    raw_html: bytes | None = None  # the fetched page, kept compressed
-    fetched_url: str | None = None  # the URL fetched, when it differs from the article's
-    http_status: int | None = None
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a new article would go (`Corpus.lookup`)."""
-
-    known: int | None  # the stored article with the same canonical URL
-    duplicate_of: int | None  # its original
-    story_id: int | None  # its story; None for a new one
 
 
 @dataclass(frozen=True)
@@ -267,7 +226,7 @@ class Corpus:
         else:
             raise ValueError(f"unknown poll status {poll.status!r}")
         with self._write() as conn:
-            stmt = _insert(conn, feeds).values(**values)
+            stmt = upsert(conn, feeds).values(**values)
             new = stmt.excluded
             update: dict[str, Any] = {
                 "last_status": new.last_status,
@@ -298,7 +257,7 @@ class Corpus:
         canonical = {url: canonical_url(url) for url in wanted}
         seen: set[str] = set()
         with self._read() as conn:
-            for chunk in _chunks(wanted):
+            for chunk in chunks(wanted):
                 done = sa.or_(
                     pages.c.article_id.is_not(None), pages.c.attempts >= MAX_PAGE_ATTEMPTS
                 )
@@ -332,7 +291,7 @@ class Corpus:
             "error": error,
         }
         with self._write() as conn:
-            stmt = _insert(conn, pages).values(**values)
+            stmt = upsert(conn, pages).values(**values)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[pages.c.url],
@@ -388,7 +347,7 @@ class Corpus:
         article stored before it. Batches of 100-500 articles amortise the commit and the
         document-frequency writes (`stories.DocumentFrequencies`).
         """
-        prepared = [_prepare(item) for item in items]
+        prepared = [ingest.prepare(item) for item in items]
         if not prepared:
             return []
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -396,10 +355,10 @@ class Corpus:
                 with self._write() as conn:
                     if conn.dialect.name == "postgresql":
                         conn.execute(_INGEST_LOCK)
-                    self._frequencies.check(conn)
-                    frequencies = stories.DocumentFrequencies(self._frequencies)
-                    stored = [self._add_article(conn, p, frequencies) for p in prepared]
-                    frequencies.flush(conn)
+                    batch = self._ingest_batch(conn)
+                    batch.prefetch(prepared)
+                    stored = [batch.add(p) for p in prepared]
+                    batch.flush()
                     return stored
             except IntegrityError:
                 # Another writer stored the same URL or text first: the retry resolves to it.
@@ -411,242 +370,21 @@ class Corpus:
         """Where `add_article` would put the article, without storing anything: the stored
         article with its canonical URL, else its original and story (read only; what
         bench/scale.py times as the dedup and story lookup)."""
-        fingerprint = dedup.fingerprint(article.body)
+        prepared = ingest.prepare(NewArticle(article, "ingest"))
         with self._read() as conn:
-            existing = conn.execute(_BY_CANONICAL_URL, {"url": article.canonical_url}).first()
-            if existing is not None:
-                return Placement(existing.id, existing.duplicate_of, existing.story_id)
-            link = self._find_original(conn, article, fingerprint)
-            self._frequencies.check(conn)
-            frequencies = stories.DocumentFrequencies(self._frequencies)
-            place = self._story_of(conn, article, link, frequencies, self._clock())
-        return Placement(None, link.original.id if link else None, place.story_id)
+            # (No read ahead: for one article, reading only what its placement needs, when it
+            # needs it, reads less: a copy never looks for a story.)
+            place = self._ingest_batch(conn).place(prepared)
+        if place.known is not None:
+            known = place.known
+            return Placement(known.id, known.duplicate_of, known.story_id)
+        original = place.link.original.id if place.link else None
+        return Placement(None, original, place.story_id)
 
-    def _add_article(
-        self, conn: Connection, new: _Prepared, frequencies: stories.DocumentFrequencies
-    ) -> StoredArticle:
-        now = self._clock()
-        article, fingerprint = new.article, new.fingerprint
-        existing = conn.execute(_BY_CANONICAL_URL, {"url": article.canonical_url}).first()
-        if existing is not None:
-            if new.page is not None:
-                self._store_page(conn, new.page, existing.id, now)
-            self._store_matches(conn, existing.id, new.terms)
-            return StoredArticle(
-                existing.id, False, existing.duplicate_of, existing.duplicate_reason
-            )
-
-        link = self._find_original(conn, article, fingerprint)
-        place = self._story_of(conn, article, link, frequencies, now)
-        if place.vector is None:
-            assert place.story_id is not None  # a group's story
-            stories.join_story(conn, place.story_id, article.published)
-            story_id = place.story_id
-        else:
-            story_id = stories.add_to_story(conn, place.story, place.vector, now)
-            frequencies.count(place.vector.terms)
-        result = conn.execute(
-            articles.insert(),
-            {
-                "url": article.url,
-                "canonical_url": article.canonical_url,
-                "title": article.title,
-                "author": article.author,
-                "site": article.site,
-                "published": article.published,
-                "fetched": now,
-                "language": article.language,
-                "body": article.body,
-                "text": article.text,
-                "source": new.source,
-                "text_hash": fingerprint.text_hash,
-                "minhash": fingerprint.signature,
-                "duplicate_of": link.original.id if link else None,
-                "duplicate_reason": link.reason if link else None,
-                "similarity": link.similarity if link else None,
-                "story_id": story_id,
-            },
-        )
-        article_id = int(result.inserted_primary_key[0])
-        # Copies are indexed too: a later copy may be closer to a copy than to the original.
-        lsh.add_keys(conn, article_id, fingerprint.band_keys)
-        duplicate_of = link.original.id if link else None
-        reason = link.reason if link else None
-        if link is not None and _is_older(article, link.original):
-            self._become_original(conn, article_id, article.body, link.original.id)
-            duplicate_of = reason = None
-        if new.page is not None:
-            self._store_page(conn, new.page, article_id, now)
-        self._store_matches(conn, article_id, new.terms)
-        return StoredArticle(article_id, True, duplicate_of, reason)
-
-    def _story_of(
-        self,
-        conn: Connection,
-        article: Article,
-        link: _Link | None,
-        frequencies: stories.DocumentFrequencies,
-        now: datetime,
-    ) -> _StoryPlace:
-        """The story of a new article (read only): a copy (or a group's new original) is in
-        its group's story, returned without a vector; another article is clustered
-        (`stories.find_story`; None: it starts a story), returned with its vector."""
-        if link is not None and link.original.story_id is not None:
-            return _StoryPlace(link.original.story_id, None, None)
-        vector = stories.story_vector(
-            conn,
-            frequencies,
-            title=article.title,
-            body=article.body,
-            published=article.published,
-            now=now,
-        )
-        story = stories.find_story(conn, vector)
-        return _StoryPlace(story.id if story else None, vector, story)
-
-    def _find_original(
-        self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
-    ) -> _Link | None:
-        """The original of the group the new article belongs to (same text, else the verified
-        near copy that overlaps it most), with the reason and the measured overlap."""
-        if fingerprint.text_hash is not None:
-            same = self._original_with_text(conn, fingerprint.text_hash)
-            if same is not None:
-                row = conn.execute(_MEMBER_COLUMNS.where(articles.c.id == same)).one()
-                return _Link(_member(row), f"same text as #{same}", 1.0)
-        if not fingerprint.near_copy_candidate:
-            return None
-        return self._nearest_original(conn, article, fingerprint)
-
-    def _original_with_text(self, conn: Connection, text_hash: str) -> int | None:
-        return conn.scalar(_ORIGINAL_WITH_TEXT, {"hash": text_hash})
-
-    def _nearest_original(
-        self, conn: Connection, article: Article, fingerprint: dedup.Fingerprint
-    ) -> _Link | None:
-        """LSH candidates (`lsh.candidates`: stored band keys, full text and lead), kept
-        when they share enough bands or MinHash values (`dedup.worth_verifying`: unrelated
-        texts meeting in a band through a common phrase are dropped here, before their bodies
-        are read), verified on their stored bodies (at most MAX_NEAR_COPY_CANDIDATES); the best
-        match links the article to the original of the match's group."""
-        found = lsh.candidates(conn, fingerprint.band_keys)  # most shared bands first
-        candidates = [
-            article_id
-            for article_id, shared, signature in found
-            if dedup.worth_verifying(shared, fingerprint.signature, signature)
-        ][:MAX_NEAR_COPY_CANDIDATES]
-        if not candidates:
-            return None
-        best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
-        for row in conn.execute(_MEMBERS, {"ids": candidates}):
-            found = dedup.overlap(article.body, row.body)
-            if not dedup.is_near_copy(found):
-                continue
-            rank = (found.containment, found.jaccard, -row.id)
-            if best is None or rank > best[0]:
-                best = (rank, _member(row), found)
-        if best is None:
-            return None
-        _, match, found = best
-        if match.duplicate_of is None:
-            reason, similarity = dedup.describe(found, match.id)
-            return _Link(match, reason, similarity)
-        # A copy's match joins the copy's group, under its original (never under a copy).
-        row = conn.execute(_MEMBER_COLUMNS.where(articles.c.id == match.duplicate_of)).one()
-        original = _member(row)
-        to_original = dedup.overlap(article.body, original.body)
-        reason, similarity = dedup.describe(to_original, original.id)
-        if not dedup.is_near_copy(to_original):
-            reason += f", via its copy #{match.id}"
-        return _Link(original, reason, similarity)
-
-    def _become_original(
-        self, conn: Connection, article_id: int, body: str, old_original: int
-    ) -> None:
-        """The new article is older than its group's original: it becomes the original and
-        the group (the old original and its copies) points to it, each with a new reason."""
-        copies = conn.scalars(
-            sa.select(articles.c.id)
-            .where(articles.c.duplicate_of == old_original, articles.c.id != article_id)
-            .order_by(articles.c.id)
-        )
-        members = [old_original, *copies]
-        # The old original first stops being one, so the one-original-per-text index holds.
-        conn.execute(
-            articles.update()
-            .where(articles.c.duplicate_of == old_original, articles.c.id != article_id)
-            .values(duplicate_of=article_id)
-        )
-        conn.execute(
-            articles.update()
-            .where(articles.c.id == old_original)
-            .values(duplicate_of=article_id, duplicate_reason=None, similarity=None)
-        )
-        conn.execute(
-            articles.update()
-            .where(articles.c.id == article_id)
-            .values(duplicate_of=None, duplicate_reason=None, similarity=None)
-        )
-        # Reasons are measured again against the new original (a bounded number of them).
-        new_hash = dedup.text_hash(body)
-        for chunk in _chunks(members[:MAX_REPOINTED_REASONS]):
-            rows = conn.execute(
-                sa.select(articles.c.id, articles.c.body, articles.c.text_hash).where(
-                    articles.c.id.in_(chunk)
-                )
-            ).all()
-            for row in rows:
-                found = dedup.overlap(row.body, body)
-                if row.text_hash is not None and row.text_hash == new_hash:
-                    reason, similarity = f"same text as #{article_id}", 1.0
-                else:
-                    reason, similarity = dedup.describe(found, article_id)
-                conn.execute(
-                    articles.update()
-                    .where(articles.c.id == row.id)
-                    .values(duplicate_reason=reason, similarity=similarity)
-                )
-        if len(members) > MAX_REPOINTED_REASONS:
-            conn.execute(
-                articles.update()
-                .where(
-                    articles.c.id.in_(members[MAX_REPOINTED_REASONS:]),
-                )
-                .values(duplicate_reason=f"in the group of #{article_id}")
-            )
-
-    def _store_page(
-        self, conn: Connection, page: dict[str, Any], article_id: int, now: datetime
-    ) -> None:
-        stmt = _insert(conn, pages).values(
-            **page, fetched_at=now, attempts=1, error=None, article_id=article_id
-        )
-        new = stmt.excluded
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[pages.c.url],
-                set_={
-                    "feed_url": sa.func.coalesce(new.feed_url, pages.c.feed_url),
-                    "final_url": new.final_url,
-                    "http_status": sa.func.coalesce(new.http_status, pages.c.http_status),
-                    "fetched_at": new.fetched_at,
-                    "attempts": pages.c.attempts + 1,
-                    "error": None,
-                    "raw_html": sa.func.coalesce(new.raw_html, pages.c.raw_html),
-                    "article_id": new.article_id,
-                },
-            )
-        )
-
-    def _store_matches(
-        self, conn: Connection, article_id: int, terms: dict[str, list[str]]
-    ) -> None:
-        if not terms:
-            return
-        stmt = _insert(conn, article_watches).values(
-            [{"article_id": article_id, "watch": w, "terms": t} for w, t in terms.items()]
-        )
-        conn.execute(stmt.on_conflict_do_nothing())
+    def _ingest_batch(self, conn: Connection) -> ingest.IngestBatch:
+        self._frequencies.check(conn)
+        frequencies = stories.DocumentFrequencies(self._frequencies)
+        return ingest.IngestBatch(conn, frequencies, self._clock())
 
     def article_count(self) -> int:
         with self._read() as conn:
@@ -712,7 +450,7 @@ class Corpus:
         )
         records: list[ArticleRecord] = []
         with self._read() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 query = (
                     _ARTICLE_COLUMNS.join(
                         article_watches,
@@ -795,7 +533,7 @@ class Corpus:
         taken = conn.scalar(sa.select(digests.c.id).where(digests.c.message_id == message_id))
         if taken is not None:
             raise DigestConflictError(f"Message-ID {message_id} is already digest #{taken}")
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             row = conn.execute(
                 sa.select(digest_items.c.article_id, digest_items.c.digest_id)
                 .where(digest_items.c.watch == watch, digest_items.c.article_id.in_(chunk))
@@ -861,106 +599,8 @@ class Corpus:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Member:
-    """What dedup needs of a stored article."""
-
-    id: int
-    duplicate_of: int | None
-    published: datetime | None
-    site: str | None
-    body: str
-    story_id: int | None
-
-
-@dataclass(frozen=True)
-class _Link:
-    original: _Member
-    reason: str
-    similarity: float
-
-
-class _StoryPlace(NamedTuple):
-    story_id: int | None
-    vector: stories.StoryVector | None  # None: a copy, in its group's story
-    story: stories.Story | None  # the story an original joins, as read
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A NewArticle checked and fingerprinted, ready for its transaction."""
-
-    article: Article
-    source: str
-    fingerprint: dedup.Fingerprint
-    terms: dict[str, list[str]]  # watch -> the query terms found
-    page: dict[str, Any] | None  # the `pages` row, when the article was fetched
-
-
-def _prepare(new: NewArticle) -> _Prepared:
-    if new.source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {new.source!r}")
-    # PostgreSQL text cannot hold NUL characters (SQLite can): drop them everywhere alike.
-    article = _without_nul(new.article)
-    page = None
-    if new.fetched_url is not None or new.raw_html is not None:
-        page = {
-            "url": new.fetched_url or article.url,
-            "feed_url": new.feed_url,
-            "final_url": article.url,
-            "http_status": new.http_status,
-            "raw_html": zlib.compress(new.raw_html, 6) if new.raw_html is not None else None,
-        }
-    return _Prepared(
-        article,
-        new.source,
-        dedup.fingerprint(article.body),
-        {m.watch: list(dict.fromkeys(m.terms)) for m in new.matches if m.matched},
-        page,
-    )
-
-
 # Serialises ingest between PostgreSQL sessions until the transaction ends ("nmingest").
 _INGEST_LOCK = sa.text("SELECT pg_advisory_xact_lock(7957132039535555444)")
-_BY_CANONICAL_URL = sa.select(
-    articles.c.id, articles.c.duplicate_of, articles.c.duplicate_reason, articles.c.story_id
-).where(articles.c.canonical_url == sa.bindparam("url"))
-_ORIGINAL_WITH_TEXT = sa.select(articles.c.id).where(
-    articles.c.text_hash == sa.bindparam("hash"), articles.c.duplicate_of.is_(None)
-)
-_MEMBER_COLUMNS = sa.select(
-    articles.c.id,
-    articles.c.duplicate_of,
-    articles.c.published,
-    articles.c.site,
-    articles.c.body,
-    articles.c.story_id,
-)
-_MEMBERS = _MEMBER_COLUMNS.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-def _member(row: Row[Any]) -> _Member:
-    return _Member(row.id, row.duplicate_of, row.published, row.site, row.body, row.story_id)
-
-
-def _is_older(article: Article, original: _Member) -> bool:
-    """Whether the new article should be its group's original: published earlier, or at the
-    same time by a news agency when the original is not an agency's. When either date is
-    unknown, arrival order stands."""
-    if article.published is None or original.published is None:
-        return False
-    published = article.published
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    if published < original.published:
-        return True
-    return (
-        published == original.published
-        and dedup.is_wire_source(article.site)
-        and not dedup.is_wire_source(original.site)
-    )
-
-
 _ARTICLE_COLUMNS = sa.select(
     articles.c.id,
     articles.c.url,
@@ -979,30 +619,6 @@ _ARTICLE_COLUMNS = sa.select(
     articles.c.similarity,
     articles.c.story_id,
 )
-
-
-def _insert(conn: Connection, table: sa.Table) -> Any:
-    """INSERT with ON CONFLICT support for the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"unsupported database {conn.dialect.name}")
-
-
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _without_nul(article: Article) -> Article:
-    fields = ("url", "canonical_url", "title", "body", "text", "author", "site", "language")
-    dirty = {f: getattr(article, f) for f in fields if "\x00" in (getattr(article, f) or "")}
-    return (
-        replace(article, **{f: v.replace("\x00", "") for f, v in dirty.items()})
-        if dirty
-        else article
-    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -1044,7 +660,7 @@ def _article_records(
 ) -> list[ArticleRecord]:
     ids = [row.id for row in rows]
     watches: dict[int, dict[str, list[str]]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = sa.select(article_watches).where(article_watches.c.article_id.in_(chunk))
         for match in conn.execute(query.order_by(article_watches.c.watch)):
             watches.setdefault(match.article_id, {})[match.watch] = list(match.terms or [])
@@ -1083,7 +699,7 @@ def _article_records(
 def _digest_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[DigestRecord]:
     items: dict[int, list[int]] = {}
     ids = [row.id for row in rows]
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = (
             sa.select(digest_items.c.digest_id, digest_items.c.article_id)
             .where(digest_items.c.digest_id.in_(chunk))

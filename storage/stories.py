@@ -1,9 +1,8 @@
 """Stories: streaming clustering of original articles into events (dedup level 4).
 
-Plain functions that `Corpus.add_articles` calls in its batch's transaction: `story_vector`
-and `find_story` (the lookup: nothing written), then `add_to_story` for a new original, or
-`join_story` for a copy, before the article's row is written with its story; `assign_story`
-does it all for an article already stored. What they keep lives in
+`StoryIndex` is what an ingest batch (`storage.ingest`) uses in its transaction: `prefetch`
+(reads ahead for the batch), `vector` and `find` (the lookup: nothing written), `add` for a new
+original, `join` for a copy, and `flush` (the writes, once per batch). What it keeps lives in
 the database, shared by every worker and kept over restarts: `stories` (span, size and centroid
 of each story), `story_terms` (each story's INDEX_TERMS heaviest terms with its last
 publication time: the candidate index) and `term_stats` (document frequencies of the
@@ -22,7 +21,8 @@ the most hits whose first..last span is within WINDOW of its publication time, a
 best-scoring one (`best_story`: cosine with the centroid plus ENTITY_BONUS times the cosine of
 the entities alone) when the score reaches JOIN_THRESHOLD (`join_rule`: stricter while the
 corpus is new); otherwise it starts a story. A story keeps its id as it grows; a copy
-(near-duplicate) joins its original's story without moving the centroid.
+(near-duplicate) joins its original's story without moving the centroid (its span and index
+entries move with the copy's publication time).
 
 Tuned on bench/dedup (bench/dedup.py: 1,031 articles in arrival order, 42 stories): B-cubed F1
 0.976 (streaming TF-IDF centroids without a window: 0.84-0.85; threshold 0.2 without the
@@ -46,15 +46,16 @@ import operator
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from storage.database import advance_sequence, chunks, upsert
 from storage.dedup import normalise_text
-from storage.schema import articles, stories, story_terms
+from storage.schema import stories, story_terms
 
 # Publication-time window: a story is a candidate when the article falls within WINDOW of its
 # first..last publication span.
@@ -295,22 +296,27 @@ class DocumentFrequencies:
         # Stored counts read so far: they cannot change while the batch holds the ingest lock.
         self._stored = stored or StoredFrequencies()
 
+    def read(self, conn: Connection, terms: Iterable[str]) -> None:
+        """Read the stored frequencies of these terms not read yet, in one query."""
+        stored = self._stored.counts
+        unread = sorted({t for t in (DOCUMENTS, *terms) if t not in stored})
+        if not unread:
+            return
+        if conn.dialect.name == "postgresql":
+            stmt, param = _READ_TERMS_POSTGRESQL, unread
+        else:
+            stmt, param = _READ_TERMS_SQLITE, json.dumps(unread)
+        read = dict.fromkeys(unread, 0)
+        read.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
+        stored.update(read)
+
     def of(self, conn: Connection, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """The frequencies of these terms and the number of originals, counting the article
         that holds them (it is an original)."""
         wanted = {DOCUMENTS, *terms}
-        stored = self._stored.counts
-        unread = sorted(t for t in wanted if t not in stored)
-        if unread:
-            if conn.dialect.name == "postgresql":
-                stmt, param = _READ_TERMS_POSTGRESQL, unread
-            else:
-                stmt, param = _READ_TERMS_SQLITE, json.dumps(unread)
-            read = dict.fromkeys(unread, 0)
-            read.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
-            stored.update(read)
-        pending = self.pending
-        counted = {t: stored.get(t, 0) + pending[t] + 1 for t in wanted}
+        self.read(conn, wanted)
+        stored, pending = self._stored.counts, self.pending
+        counted = {t: stored[t] + pending[t] + 1 for t in wanted}
         return counted, counted.pop(DOCUMENTS)
 
     def count(self, terms: Iterable[str]) -> None:
@@ -359,129 +365,314 @@ _ADD_TERMS_SQLITE = sa.text(
 class StoryVector:
     """A new original as story clustering sees it."""
 
-    terms: dict[str, int]  # term counts (`article_terms`)
+    terms: dict[str, int]  # term counts (`story_terms_of`)
     weights: dict[str, float]  # unit TF-IDF vector
     documents: int  # originals counted, the article included (`join_rule`)
     when: datetime  # its publication time (or arrival time)
 
 
-def story_vector(
-    conn: Connection,
-    frequencies: DocumentFrequencies,
-    *,
-    title: str,
-    body: str,
-    published: datetime | None,
-    now: datetime,
-) -> StoryVector:
-    counts = {t[:MAX_TERM_LENGTH]: n for t, n in article_terms(title, body).items()}
-    df, documents = frequencies.of(conn, counts)
-    return StoryVector(counts, vector(counts, df, documents), documents, _aware(published or now))
+def story_terms_of(title: str, body: str) -> dict[str, int]:
+    """The term counts clustering uses (`article_terms`, terms cut to MAX_TERM_LENGTH): pure
+    CPU, computed before the batch's transaction."""
+    return {t[:MAX_TERM_LENGTH]: n for t, n in article_terms(title, body).items()}
 
 
-@dataclass(frozen=True)
-class Story:
-    """A stored story as clustering reads it."""
+@dataclass
+class _Story:
+    """A story as clustering sees it: as stored, or as the batch left it (`touched`)."""
 
     id: int
     first_published: datetime
     last_published: datetime
     centroid: dict[str, float]
+    touched: bool = False  # changed by this batch: its index entries are known from memory
+    new: bool = False  # started by this batch, not written yet
+    index: frozenset[str] = frozenset()  # its index terms, when touched
+    size_added: int = 0  # articles joined since the last flush
+    stored_index: frozenset[str] = frozenset()  # its `story_terms` entries when last flushed
+    stored_last: datetime | None = None  # their last_published then
+    dirty: bool = False  # changed since the last flush
+
+    def set_centroid(self, centroid: dict[str, float]) -> None:
+        self.centroid = centroid
+        self.index = frozenset(top_terms(centroid, INDEX_TERMS))
 
 
-def find_story(conn: Connection, article: StoryVector) -> Story | None:
-    """The story a new original joins, if any (read only): its QUERY_TERMS heaviest terms
-    looked up in `story_terms` within the window, the MAX_STORY_CANDIDATES stories with the
-    most hits scored by `best_story`."""
-    query = list(top_terms(article.weights, QUERY_TERMS))
-    if not query:
-        return None
-    since = article.when - WINDOW
-    rows = conn.execute(
-        _STORY_CANDIDATES, {"terms": query, "since": since, "limit": MAX_STORY_CANDIDATES}
-    ).all()
-    if not rows:
-        return None
-    threshold, bonus = join_rule(article.documents)
-    found = best_story(
-        article.weights,
-        (
-            (row.id, row.centroid)
-            for row in rows
-            if in_window(article.when, row.first_published, row.last_published)
-        ),
-        threshold=threshold,
-        entity_bonus=bonus,
-    )
-    if found is None:
-        return None
-    row = next(row for row in rows if row.id == found[0])
-    return Story(row.id, row.first_published, row.last_published, row.centroid)
+# A stored ranking read for a query: (story, hits), most hits first, and whether it holds
+# every story with a hit.
+_Ranking = tuple[list[tuple[int, int]], bool]
 
 
-_hits = sa.func.count().label("hits")
-# The stories with the most hits, with their spans and centroids, in one query.
-_STORY_CANDIDATES = sa.select(
-    stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
-).where(
-    stories.c.id.in_(
-        sa.select(story_terms.c.story_id)
-        .where(
-            story_terms.c.term.in_(sa.bindparam("terms", expanding=True)),
-            story_terms.c.last_published >= sa.bindparam("since"),
+class StoryIndex:
+    """Story clustering in one transaction (an ingest batch, a lookup, a migration).
+
+    `prefetch` reads what a batch of articles will need in a few queries (document
+    frequencies, the best stored candidates of each article, the candidate stories); `vector`,
+    `find`, `add` and `join` then work on those reads and on the stories this batch changed,
+    held in memory, so that each article sees every original before it, as if the batch's
+    articles had been stored one by one; `flush` writes the changed stories, their index
+    entries and the document frequencies. Whatever was not read ahead is read when needed.
+
+    A story's index entries are its INDEX_TERMS heaviest centroid terms, all with the story's
+    last publication time (a copy joining moves it too), so that the entries of a story the
+    batch changed follow from its centroid and span.
+    """
+
+    def __init__(self, conn: Connection, frequencies: DocumentFrequencies, now: datetime) -> None:
+        self._conn = conn
+        self._frequencies = frequencies
+        self._now = now
+        self._stories: dict[int, _Story] = {}
+        self._touched: dict[int, _Story] = {}
+        self._rankings: dict[tuple[tuple[str, ...], datetime], _Ranking] = {}
+        self._next_id: int | None = None
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def prefetch(self, articles: Iterable[tuple[Mapping[str, int], datetime]]) -> None:
+        """Read ahead for articles (term counts, publication time) about to be clustered."""
+        articles = [(counts, _aware(when)) for counts, when in articles]
+        if not articles:
+            return
+        self._frequencies.read(self._conn, {t for counts, _ in articles for t in counts})
+        queries = []
+        for counts, when in articles:
+            df, documents = self._frequencies.of(self._conn, counts)
+            # (The batch's earlier originals may shift an article's heaviest terms a little:
+            # then its query is read again when it is clustered.)
+            query = tuple(top_terms(vector(counts, df, documents), QUERY_TERMS))
+            if query:
+                queries.append((query, when - WINDOW))
+        self._read_rankings(queries, MAX_STORY_CANDIDATES + RANKING_MARGIN)
+        self.read_stories(
+            s for key in queries for s, _ in self._rankings[key][0][:MAX_STORY_CANDIDATES]
         )
-        .group_by(story_terms.c.story_id)
-        .order_by(_hits.desc(), story_terms.c.story_id)
-        .limit(sa.bindparam("limit"))
-    )
-)
 
+    def read_stories(self, story_ids: Iterable[int]) -> None:
+        """Read the stories not read yet (spans and centroids), in one query."""
+        missing = sorted({s for s in story_ids if s is not None and s not in self._stories})
+        for chunk in chunks(missing):
+            for row in self._conn.execute(_STORIES, {"ids": chunk}):
+                self._stories[row.id] = _Story(
+                    row.id, _aware(row.first_published), _aware(row.last_published), row.centroid
+                )
 
-def add_to_story(conn: Connection, story: Story | None, article: StoryVector, now: datetime) -> int:
-    """A new original joins `story` as `find_story` read it in this transaction (its centroid,
-    span, size and index entries updated), or starts one when None. Returns the story's id,
-    for the article's row (stored with it: one write fewer than an update after).
+    def vector(self, counts: dict[str, int], published: datetime | None) -> StoryVector:
+        """The article's vector, with the document frequencies of every original before it."""
+        df, documents = self._frequencies.of(self._conn, counts)
+        when = _aware(published or self._now)
+        return StoryVector(counts, vector(counts, df, documents), documents, when)
 
-    The story read is current: ingest batches are serialised (`Corpus.add_articles`), and a
-    batch sees its own writes."""
-    when = article.when
-    if story is None:
-        centroid = top_terms(article.weights, CENTROID_TERMS)
-        new = {"created": now, "first_published": when, "last_published": when, "size": 1}
-        inserted = conn.execute(stories.insert(), new | {"centroid": centroid})
-        story_id = int(inserted.inserted_primary_key[0])
-        last, added = when, top_terms(centroid, INDEX_TERMS)
-    else:
-        story_id = story.id
-        centroid = merge_centroid(story.centroid, article.weights)
-        last = max(story.last_published, when)
-        first = min(story.first_published, when)
-        grown = {"sid": story_id, "centroid_": centroid, "first": first, "last": last}
-        conn.execute(_GROW_STORY, grown)
-        # The index entries change where the heaviest terms do (each entry is three index
-        # writes at random places).
-        indexed = set(conn.scalars(_STORY_TERMS, {"sid": story_id}))
-        heaviest = top_terms(centroid, INDEX_TERMS)
-        added = {t: w for t, w in heaviest.items() if t not in indexed}
-        dropped = [t for t in indexed if t not in heaviest]
+    def find(self, article: StoryVector) -> int | None:
+        """The story a new original joins, if any (nothing written): its QUERY_TERMS heaviest
+        terms looked up in the index within the window, the MAX_STORY_CANDIDATES stories with
+        the most hits (ties: the oldest) scored by `best_story`."""
+        query = tuple(top_terms(article.weights, QUERY_TERMS))
+        if not query:
+            return None
+        ranked = self._rank(query, article.when - WINDOW)
+        self.read_stories(ranked)
+        threshold, bonus = join_rule(article.documents)
+        found = best_story(
+            article.weights,
+            (
+                (story.id, story.centroid)
+                for story in (self._stories[s] for s in ranked)
+                if in_window(article.when, story.first_published, story.last_published)
+            ),
+            threshold=threshold,
+            entity_bonus=bonus,
+        )
+        return found[0] if found else None
+
+    def _rank(self, query: tuple[str, ...], since: datetime) -> list[int]:
+        """The MAX_STORY_CANDIDATES stories with the most index hits for the query, as the
+        stored index answers with this batch's changes applied: the stored ranking without
+        the stories this batch changed, and those scored from memory."""
+        key = (query, since)
+        if key not in self._rankings:
+            self._read_rankings([key], MAX_STORY_CANDIDATES + RANKING_MARGIN)
+        ranking, complete = self._rankings[key]
+        stored = [(s, n) for s, n in ranking if s not in self._touched]
+        if len(stored) < MAX_STORY_CANDIDATES and not complete:
+            self._read_rankings([key], MAX_STORY_CANDIDATES + len(self._touched))
+            ranking, _ = self._rankings[key]
+            stored = [(s, n) for s, n in ranking if s not in self._touched]
+        terms = set(query)
+        for story in self._touched.values():
+            if story.last_published >= since and (shared := len(terms & story.index)):
+                stored.append((story.id, shared))
+        stored.sort(key=lambda sn: (-sn[1], sn[0]))
+        return [s for s, _ in stored[:MAX_STORY_CANDIDATES]]
+
+    def _read_rankings(
+        self, queries: Sequence[tuple[tuple[str, ...], datetime]], limit: int
+    ) -> None:
+        """The stored stories with the most index hits for each query (at most `limit`)."""
+        queries = list(dict.fromkeys(queries))
+        if not queries:
+            return
+        found: dict[int, list[tuple[int, int]]] = {i: [] for i in range(len(queries))}
+        rows = [(i, term, since) for i, (terms, since) in enumerate(queries) for term in terms]
+        if self._conn.dialect.name == "postgresql":
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            params: dict[str, object] = dict(zip(("i", "terms", "since"), columns, strict=True))
+            result = self._conn.execute(_RANKINGS_POSTGRESQL, params | {"limit": limit})
+        else:
+            stamps = json.dumps([(i, t, _sqlite_time(s)) for i, t, s in rows])
+            result = self._conn.execute(_RANKINGS_SQLITE, {"q": stamps, "limit": limit})
+        for i, story_id, hits in result:
+            found[i].append((story_id, hits))
+        for i, key in enumerate(queries):
+            ranking = sorted(found[i], key=lambda sn: (-sn[1], sn[0]))
+            self._rankings[key] = (ranking, len(ranking) < limit)
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def add(self, story_id: int | None, article: StoryVector) -> int:
+        """A new original joins the story (`find`'s answer) or starts one (None); its terms
+        are counted. Returns the story's id."""
+        when = article.when
+        if story_id is None:
+            story_id = self._new_id()
+            story = _Story(story_id, when, when, {}, touched=True, new=True)
+            story.set_centroid(top_terms(article.weights, CENTROID_TERMS))
+            self._stories[story_id] = self._touched[story_id] = story
+        else:
+            story = self._touch(story_id)
+            story.set_centroid(merge_centroid(story.centroid, article.weights))
+            story.first_published = min(story.first_published, when)
+            story.last_published = max(story.last_published, when)
+        story.size_added += 1
+        story.dirty = True
+        self._frequencies.count(article.terms)
+        return story_id
+
+    def join(self, story_id: int, published: datetime | None) -> None:
+        """A copy joins its original's story: the story counts it, its span covers it."""
+        story = self._touch(story_id)
+        if published is not None:
+            when = _aware(published)
+            story.first_published = min(story.first_published, when)
+            story.last_published = max(story.last_published, when)
+        story.size_added += 1
+        story.dirty = True
+
+    def _touch(self, story_id: int) -> _Story:
+        self.read_stories([story_id])
+        story = self._stories[story_id]
+        if not story.touched:
+            # Stored: its entries are the heaviest terms of its stored centroid.
+            story.touched = True
+            story.set_centroid(story.centroid)
+            story.stored_index, story.stored_last = story.index, story.last_published
+            self._touched[story_id] = story
+        return story
+
+    def _new_id(self) -> int:
+        # Ingest is serialised (one batch at a time): ids can be given here, before the rows
+        # are written with the batch.
+        if self._next_id is None:
+            self._next_id = (self._conn.scalar(_MAX_STORY_ID) or 0) + 1
+        self._next_id += 1
+        return self._next_id - 1
+
+    def flush(self) -> None:
+        """Write the stories changed since the last flush, their index entries and the
+        document frequencies."""
+        changed = [s for s in self._stories.values() if s.dirty]
+        new = [s for s in changed if s.new]
+        grown = [s for s in changed if not s.new]
+        conn = self._conn
+        if new:
+            conn.execute(
+                stories.insert(),
+                [
+                    {
+                        "id": s.id,
+                        "created": self._now,
+                        "first_published": s.first_published,
+                        "last_published": s.last_published,
+                        "size": s.size_added,
+                        "centroid": s.centroid,
+                    }
+                    for s in new
+                ],
+            )
+            advance_sequence(conn, stories)
+        if grown:
+            conn.execute(
+                _GROW_STORY,
+                [
+                    {
+                        "sid": s.id,
+                        "centroid_": s.centroid,
+                        "added": s.size_added,
+                        "first": s.first_published,
+                        "last": s.last_published,
+                    }
+                    for s in grown
+                ],
+            )
+        dropped, added, moved = [], [], []
+        for s in changed:
+            index = s.index
+            dropped += [{"sid": s.id, "term": t} for t in sorted(s.stored_index - index)]
+            added += [
+                {"term": t, "story_id": s.id, "last_published": s.last_published}
+                for t in sorted(index - s.stored_index)
+            ]
+            if not s.new:  # (entries written before copies moved them may lag)
+                moved.append({"sid": s.id, "last": s.last_published})
+            s.new, s.dirty, s.size_added = False, False, 0
+            s.stored_index, s.stored_last = index, s.last_published
         if dropped:
-            conn.execute(_DROP_STORY_TERMS, [{"sid": story_id, "term": t} for t in dropped])
-        if last != story.last_published and len(dropped) < len(indexed):
-            conn.execute(_MOVE_STORY_TERMS, {"sid": story_id, "last": last})
-    if added:
-        conn.execute(
-            story_terms.insert(),
-            [{"term": t, "story_id": story_id, "last_published": last} for t in added],
-        )
-    return story_id
+            conn.execute(_DROP_STORY_TERMS, dropped)
+        if moved:
+            conn.execute(_MOVE_STORY_TERMS, moved)
+        if added:
+            insert = upsert(conn, story_terms)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[story_terms.c.term, story_terms.c.story_id],
+                    set_={"last_published": insert.excluded.last_published},
+                ),
+                added,
+            )
+        self._frequencies.flush(conn)
 
 
+# A stored ranking holds this many stories more than MAX_STORY_CANDIDATES: room for those the
+# batch changed (scored from memory), before the ranking is read again.
+RANKING_MARGIN = 10
+
+_MAX_STORY_ID = sa.select(sa.func.max(stories.c.id))
+_STORIES = sa.select(
+    stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
+).where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))
+# The stories with the most index hits within each query's window: (query, term, since) rows
+# in, (query, story, hits) out, at most :limit per query, most hits first (ties: the oldest).
+_RANKED = (
+    "SELECT q.i, st.story_id, count(*) AS hits, row_number() OVER "
+    "(PARTITION BY q.i ORDER BY count(*) DESC, st.story_id) AS rank "
+    "FROM q JOIN story_terms AS st ON st.term = q.term AND st.last_published >= q.since "
+    "GROUP BY q.i, st.story_id"
+)
+_RANKINGS_POSTGRESQL = sa.text(
+    "WITH q AS (SELECT * FROM unnest(CAST(:i AS integer[]), CAST(:terms AS text[]), "
+    "CAST(:since AS timestamptz[])) AS q(i, term, since)), "
+    f"r AS ({_RANKED}) SELECT i, story_id, hits FROM r WHERE rank <= :limit"
+)
+_RANKINGS_SQLITE = sa.text(
+    "WITH q AS (SELECT value ->> 0 AS i, value ->> 1 AS term, value ->> 2 AS since "
+    f"FROM json_each(:q)), r AS ({_RANKED}) SELECT i, story_id, hits FROM r WHERE rank <= :limit"
+)
 _GROW_STORY = (
     stories.update()
     .where(stories.c.id == sa.bindparam("sid"))
     .values(
         centroid=sa.bindparam("centroid_", type_=stories.c.centroid.type),
-        size=stories.c.size + 1,
+        size=stories.c.size + sa.bindparam("added", type_=sa.Integer),
         first_published=sa.bindparam("first", type_=stories.c.first_published.type),
         last_published=sa.bindparam("last", type_=stories.c.last_published.type),
     )
@@ -489,67 +680,19 @@ _GROW_STORY = (
 _DROP_STORY_TERMS = story_terms.delete().where(
     story_terms.c.story_id == sa.bindparam("sid"), story_terms.c.term == sa.bindparam("term")
 )
-_STORY_TERMS = sa.select(story_terms.c.term).where(story_terms.c.story_id == sa.bindparam("sid"))
 _MOVE_STORY_TERMS = (
     story_terms.update()
-    .where(story_terms.c.story_id == sa.bindparam("sid"))
+    .where(
+        story_terms.c.story_id == sa.bindparam("sid"),
+        story_terms.c.last_published != sa.bindparam("last"),
+    )
     .values(last_published=sa.bindparam("last", type_=story_terms.c.last_published.type))
 )
-_SET_STORY = (
-    articles.update()
-    .where(articles.c.id == sa.bindparam("aid"))
-    .values(story_id=sa.bindparam("sid"))
-)
 
 
-def assign_story(
-    conn: Connection,
-    article_id: int,
-    *,
-    title: str,
-    body: str,
-    published: datetime | None,
-    now: datetime,
-) -> int:
-    """Put one stored original into a story, in the caller's transaction, its terms counted
-    at once (what `Corpus.add_articles` does per article of a batch, for a single article)."""
-    frequencies = DocumentFrequencies()
-    article = story_vector(conn, frequencies, title=title, body=body, published=published, now=now)
-    story_id = add_to_story(conn, find_story(conn, article), article, now)
-    set_story(conn, article_id, story_id)
-    frequencies.count(article.terms)
-    frequencies.flush(conn)
-    return story_id
-
-
-def join_story(conn: Connection, story_id: int, published: datetime | None) -> None:
-    """A copy joins its original's story: the story counts it, its span covers it."""
-    row = conn.execute(_LOCK_SPAN, {"sid": story_id}).one()
-    first, last = row.first_published, row.last_published
-    if published is not None:
-        first, last = min(first, _aware(published)), max(last, _aware(published))
-    conn.execute(_COUNT_COPY, {"sid": story_id, "first": first, "last": last})
-
-
-def set_story(conn: Connection, article_id: int, story_id: int) -> None:
-    """The story of an article stored before it had one."""
-    conn.execute(_SET_STORY, {"aid": article_id, "sid": story_id})
-
-
-_LOCK_SPAN = (
-    sa.select(stories.c.first_published, stories.c.last_published)
-    .where(stories.c.id == sa.bindparam("sid"))
-    .with_for_update()
-)
-_COUNT_COPY = (
-    stories.update()
-    .where(stories.c.id == sa.bindparam("sid"))
-    .values(
-        size=stories.c.size + 1,
-        first_published=sa.bindparam("first", type_=stories.c.first_published.type),
-        last_published=sa.bindparam("last", type_=stories.c.last_published.type),
-    )
-)
+def _sqlite_time(when: datetime) -> str:
+    """A time as SQLite stores UtcDateTime (SQLAlchemy's text form, UTC, no offset)."""
+    return _aware(when).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _aware(when: datetime) -> datetime:

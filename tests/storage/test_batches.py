@@ -114,3 +114,43 @@ def test_concurrent_batches_keep_one_original_per_group(corpus: Corpus) -> None:
         results = list(pool.map(corpus.add_articles, [first, second]))
     stored = [s for batch in results for s in batch]
     assert sum(s.duplicate_of is None for s in stored) == 2
+
+
+def test_an_older_copy_takes_over_its_group_within_a_batch(corpus: Corpus) -> None:
+    # The wire story arrives after a copy stored in the same batch: it becomes the original,
+    # and a later copy in the batch finds it as the original of its text.
+    stored = corpus.add_articles(
+        [
+            new("https://late.example/a", WIRE_BODY, hours=5),
+            new("https://copy.example/c", COPY_BODY, hours=6),
+            new("https://wire.example/w", WIRE_BODY + "\n", hours=0),  # the same text, older
+            new("https://again.example/g", WIRE_BODY, hours=7),
+        ]
+    )
+    late, copy, wire, again = stored
+    assert wire.duplicate_of is None
+    assert again.duplicate_of == wire.id and again.reason == f"same text as #{wire.id}"
+    records = {r.id: r for r in corpus.iter_articles()}
+    assert records[late.id].duplicate_of == wire.id
+    assert records[copy.id].duplicate_of == wire.id
+    assert len({story_of(corpus, s.id) for s in stored}) == 1
+
+
+def test_a_batch_gives_the_corpus_that_one_by_one_gives_on_both_databases(
+    corpus: Corpus, tmp_path
+) -> None:
+    # Ten articles of two events and their copies, in one batch or one at a time: the same
+    # links, reasons and stories (the batch reads ahead and holds its changes in memory).
+    bodies = [WIRE_BODY, QUAKE_CHILE_BODY, COPY_BODY, TRIMMED_BODY, REWRITE_BODY]
+    bodies += [QUAKE_CHILE_REWRITE, OTHER_BODY, WIRE_BODY, COPY_BODY + "\n\nMore soon.", OTHER_BODY]
+    items = [
+        new(f"https://s{i}.example/{i}", b, f"Title {i % 3}", hours=i) for i, b in enumerate(bodies)
+    ]
+    batched = corpus.add_articles(items)
+    with open_corpus(f"sqlite:///{tmp_path / 'one.db'}") as single:
+        one_by_one = [single.add_article(i.article, source=i.source) for i in items]
+        stories_single = [story_of(single, s.id) for s in one_by_one]
+    assert [(s.duplicate_of, s.reason) for s in batched] == [
+        (s.duplicate_of, s.reason) for s in one_by_one
+    ]
+    assert [story_of(corpus, s.id) for s in batched] == stories_single

@@ -140,11 +140,12 @@ def test_a_story_keeps_its_id_as_it_grows(corpus: Corpus) -> None:
     assert row.first_published == MONDAY - timedelta(hours=1)
     assert row.last_published == MONDAY + timedelta(days=1)
     assert 0 < len(row.centroid) <= stories.CENTROID_TERMS
-    # The index holds the centroid's heaviest terms, with the last original's publication.
+    # The index holds the centroid's heaviest terms, with the story's last publication (the
+    # copy's: a story a copy joined stays findable as long as the copy is recent).
     assert {term for term, _ in indexed} == set(
         stories.top_terms(row.centroid, stories.INDEX_TERMS)
     )
-    assert {last for _, last in indexed} == {MONDAY + timedelta(hours=2)}
+    assert {last for _, last in indexed} == {MONDAY + timedelta(days=1)}
     assert documents == 2  # originals only: the copies are counted in their original's story
 
 
@@ -275,3 +276,52 @@ def test_kept_frequencies_are_read_again_after_another_worker_counted(corpus: Co
         assert stories.DocumentFrequencies(kept).of(conn, ["taliban"]) == ({"taliban": 2}, 2)
         kept.check(conn)  # the stored count moved on: read again
         assert stories.DocumentFrequencies(kept).of(conn, ["taliban"]) == ({"taliban": 3}, 3)
+
+
+def test_a_batch_ranks_candidate_stories_as_the_stored_index_would(
+    corpus: Corpus, monkeypatch
+) -> None:
+    # Four stored stories hit by one query; the batch changes the best of them so that it
+    # loses the query's terms. With room for two candidates and no margin, the stored ranking
+    # read ahead no longer holds enough untouched stories: it is read again, and the ranking
+    # equals what the stored index answers once the batch is written.
+    monkeypatch.setattr(stories, "MAX_STORY_CANDIDATES", 2)
+    monkeypatch.setattr(stories, "RANKING_MARGIN", 0)
+    shared = {"alpha": 0.5, "beta": 0.5, "gamma": 0.4}
+    centroids = [
+        shared | {"delta": 0.3},
+        {"alpha": 0.6, "beta": 0.6, "own2": 0.1},
+        {"alpha": 0.7, "own3": 0.1},
+        {"beta": 0.7, "own4": 0.1},
+    ]
+    with corpus.engine.begin() as conn:
+        for i, centroid in enumerate(centroids, start=1):
+            conn.execute(
+                stories_table.insert(),
+                {
+                    "id": i,
+                    "created": MONDAY,
+                    "first_published": MONDAY,
+                    "last_published": MONDAY,
+                    "size": 1,
+                    "centroid": centroid,
+                },
+            )
+            conn.execute(
+                story_terms.insert(),
+                [{"term": t, "story_id": i, "last_published": MONDAY} for t in centroid],
+            )
+    query, since = ("alpha", "beta", "gamma"), MONDAY - stories.WINDOW
+    with corpus.engine.begin() as conn:
+        index = stories.StoryIndex(conn, stories.DocumentFrequencies(), MONDAY)
+        assert index._rank(query, since) == [1, 2]
+        # Story 1 grows with an article of other words: alpha, beta and gamma fall out of
+        # its INDEX_TERMS heaviest terms.
+        other = {f"other{i}": 1.0 for i in range(stories.INDEX_TERMS)}
+        vector = stories.StoryVector({t: 1 for t in other}, other, 10, MONDAY)
+        index.add(1, vector)
+        in_batch = index._rank(query, since)
+        index.flush()
+    with corpus.engine.connect() as conn:
+        stored = stories.StoryIndex(conn, stories.DocumentFrequencies(), MONDAY)._rank(query, since)
+    assert in_batch == stored == [2, 3]

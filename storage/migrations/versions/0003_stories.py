@@ -2,7 +2,7 @@
 `term_stats`; every stored article is put into a story.
 
 Originals are clustered in publication order (undated ones last) with
-`storage.stories.assign_story`, as if they arrived now; copies then join their original's
+`storage.stories.StoryIndex`, as if they arrived now; copies then join their original's
 story.
 
 Revision ID: 0003
@@ -79,41 +79,56 @@ def _backfill(conn: sa.Connection) -> None:
     now = datetime.now(UTC)
     originals = _articles.c.duplicate_of.is_(None)
     order = (_articles.c.published.asc().nulls_last(), _articles.c.id)
+    index = stories.StoryIndex(conn, stories.DocumentFrequencies(), now)
     offset = 0
     while True:  # originals, in publication order
         rows = conn.execute(
             sa.select(_articles).where(originals).order_by(*order).offset(offset).limit(BATCH)
         ).all()
+        assigned = []
         for row in rows:
-            stories.assign_story(
-                conn,
-                row.id,
-                title=row.title,
-                body=row.body,
-                published=row.published or row.fetched,
-                now=now,
+            article = index.vector(
+                stories.story_terms_of(row.title, row.body), row.published or row.fetched
             )
+            story_id = index.add(index.find(article), article)
+            assigned.append({"aid": row.id, "sid": story_id})
+        index.flush()
+        _set_stories(conn, assigned)
         if len(rows) < BATCH:
             break
         offset += BATCH
     last_id = 0
     while True:  # copies join their original's story
         rows = conn.execute(
-            sa.select(_articles.c.id, _articles.c.published, _articles.c.duplicate_of)
-            .where(~originals, _articles.c.id > last_id)
+            sa.select(_articles.c.id, _articles.c.published, _original.c.story_id)
+            .join(_original, _original.c.id == _articles.c.duplicate_of)
+            .where(_articles.c.id > last_id)
             .order_by(_articles.c.id)
             .limit(BATCH)
         ).all()
+        assigned = []
         for row in rows:
-            story_id = conn.scalar(
-                sa.select(_articles.c.story_id).where(_articles.c.id == row.duplicate_of)
-            )
-            if story_id is not None:
-                stories.join_story(conn, story_id, row.published)
-                stories.set_story(conn, row.id, story_id)
+            if row.story_id is not None:
+                index.join(row.story_id, row.published)
+                assigned.append({"aid": row.id, "sid": row.story_id})
+        index.flush()
+        _set_stories(conn, assigned)
         if len(rows) < BATCH:
             return
         last_id = rows[-1].id
+
+
+_original = _articles.alias("original")
+
+
+def _set_stories(conn: sa.Connection, assigned: list[dict[str, int]]) -> None:
+    if assigned:
+        conn.execute(
+            _articles.update()
+            .where(_articles.c.id == sa.bindparam("aid"))
+            .values(story_id=sa.bindparam("sid")),
+            assigned,
+        )
 
 
 def downgrade() -> None:

@@ -1,0 +1,589 @@
+"""Ingest of a batch of articles in one transaction: dedup (levels 1-3), the original of each
+group, stories (level 4), and the rows written.
+
+`Corpus.add_articles` runs it: `prepare` each article (fingerprint and story terms, outside the
+transaction), then in the transaction an `IngestBatch`: `prefetch` reads what the whole batch
+needs in a few queries (stored canonical URLs, originals by text, LSH buckets of every band key,
+the signatures and texts of the candidates, story index entries and stories), `add` places the
+articles one by one in arrival order, and `flush` writes the rows. Each article sees every
+article before it, those of its own batch included (held in memory until the flush), exactly
+as if they had been stored one at a time: at a million articles a query per article and step
+cost ~25 ms an article, most of it round trips and random reads; a batch's queries cost
+~1 ms an article. `Corpus.lookup` is the same placement for one article, nothing written.
+
+The pipeline, per article: same canonical URL -> known (nothing new stored); same text ->
+copy of that text's original; else LSH candidates (stored band keys, and this batch's) kept
+when they share enough of the signature (`dedup.worth_verifying`), verified on their texts
+(`dedup.overlap`), the best match links the article to its group's original; an older
+article takes over its group (`_become_original`); an original is clustered into a story
+(`stories.StoryIndex`), a copy joins its original's story.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from extractors.records import Article, RelevanceMatch
+from storage import dedup, lsh, stories
+from storage.database import advance_sequence, chunks, upsert
+from storage.schema import article_watches, articles, pages
+
+SOURCES = ("seed", "feed", "ingest")
+# LSH candidates: the articles sharing the most band keys with the new text, at most this many
+# (ties: the newest), of which dedup.worth_verifying keeps those whose texts are compared.
+MAX_BAND_CANDIDATES = 50
+# When an older article takes over a duplicate group, at most this many links get their
+# reason measured again (the rest say which group they are in).
+MAX_REPOINTED_REASONS = 200
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to store (`Corpus.add_articles`) and what came with it."""
+
+    article: Article
+    source: str  # one of SOURCES
+    matches: Sequence[RelevanceMatch] = ()  # relevance results; the matched ones are kept
+    feed_url: str | None = None
+    raw_html: bytes | None = None  # the fetched page, kept compressed
+    fetched_url: str | None = None  # the URL fetched, when it differs from the article's
+    http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What `add_article` did: `is_new` is False when the canonical URL was already stored."""
+
+    id: int
+    is_new: bool
+    duplicate_of: int | None
+    # "same text as #12", "near copy of #12 (Jaccard 0.87)", "91% of its text in #12"
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new article would go (`Corpus.lookup`)."""
+
+    known: int | None  # the stored article with the same canonical URL
+    duplicate_of: int | None  # its original
+    story_id: int | None  # its story; None for a new one
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A NewArticle checked, fingerprinted and counted, ready for its transaction."""
+
+    article: Article
+    source: str
+    fingerprint: dedup.Fingerprint
+    terms: dict[str, list[str]]  # watch -> the query terms found
+    page: dict[str, Any] | None  # the `pages` row, when the article was fetched
+
+    @cached_property
+    def story_terms(self) -> dict[str, int]:
+        """`stories.story_terms_of`, counted when first needed: known articles and copies of
+        a stored text never need them."""
+        return stories.story_terms_of(self.article.title, self.article.body)
+
+
+def prepare(new: NewArticle) -> Prepared:
+    """Check and fingerprint an article (pure CPU: done before the transaction)."""
+    if new.source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {new.source!r}")
+    # PostgreSQL text cannot hold NUL characters (SQLite can): drop them everywhere alike.
+    article = _without_nul(new.article)
+    page = None
+    if new.fetched_url is not None or new.raw_html is not None:
+        page = {
+            "url": new.fetched_url or article.url,
+            "feed_url": new.feed_url,
+            "final_url": article.url,
+            "http_status": new.http_status,
+            "raw_html": zlib.compress(new.raw_html, 6) if new.raw_html is not None else None,
+        }
+    return Prepared(
+        article,
+        new.source,
+        dedup.fingerprint(article.body),
+        {m.watch: list(dict.fromkeys(m.terms)) for m in new.matches if m.matched},
+        page,
+    )
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A stored article, found by its canonical URL."""
+
+    id: int
+    duplicate_of: int | None
+    duplicate_reason: str | None
+    story_id: int | None
+
+
+@dataclass(frozen=True)
+class _Member:
+    """What dedup needs of a stored article."""
+
+    id: int
+    duplicate_of: int | None
+    published: datetime | None
+    site: str | None
+    body: str
+    story_id: int | None
+
+
+@dataclass(frozen=True)
+class _Link:
+    original: _Member
+    reason: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an article goes: known, or its link (None: an original) and story."""
+
+    known: _Known | None
+    link: _Link | None = None
+    story_id: int | None = None  # None: a new story
+    vector: stories.StoryVector | None = None  # None: a copy, in its group's story
+
+
+class IngestBatch:
+    """One transaction's placement and writes (see the module docstring). The caller holds
+    the ingest lock (batches are serialised): ids of new rows are given here."""
+
+    def __init__(
+        self, conn: Connection, frequencies: stories.DocumentFrequencies, now: datetime
+    ) -> None:
+        self._conn = conn
+        self._now = now
+        self.stories = stories.StoryIndex(conn, frequencies, now)
+        # What the database holds (read ahead or when needed) with this batch's articles:
+        self._known: dict[str, _Known | None] = {}  # canonical URL ->
+        self._originals: dict[str, int | None] = {}  # text hash -> its original
+        self._members: dict[int, _Member] = {}
+        self._signatures: dict[int, bytes] = {}
+        self._buckets: dict[lsh.Pair, list[int]] = {}  # stored members, at most BUCKET_SAMPLE
+        self._batch_buckets: dict[lsh.Pair, list[int]] = {}  # this batch's articles
+        self._batch_ids: set[int] = set()  # this batch's articles
+        # Rows to write at the flush.
+        self._articles: list[dict[str, Any]] = []
+        self._bands: list[tuple[int, int, int]] = []
+        self._pages: list[dict[str, Any]] = []
+        self._matches: list[dict[str, Any]] = []
+        self._next_id: int | None = None
+
+    # --- reads ahead -------------------------------------------------------------------------
+
+    def prefetch(self, items: Sequence[Prepared]) -> None:
+        """Read what these articles' placement needs, a few queries for all of them."""
+        conn = self._conn
+        urls = [p.article.canonical_url for p in items]
+        self._known.update(dict.fromkeys(urls))
+        for chunk in chunks(urls):
+            for row in conn.execute(_KNOWN.where(articles.c.canonical_url.in_(chunk))):
+                self._known[row.canonical_url] = _Known(
+                    row.id, row.duplicate_of, row.duplicate_reason, row.story_id
+                )
+        new = [p for p in items if self._known[p.article.canonical_url] is None]
+        hashes = [h for p in new if (h := p.fingerprint.text_hash) is not None]
+        self._originals.update(dict.fromkeys(hashes))
+        for chunk in chunks(hashes):
+            query = _WITH_TEXT.where(articles.c.text_hash.in_(chunk))
+            self._originals.update(
+                (h, i) for h, i, copy_of in conn.execute(query) if copy_of is None
+            )
+        copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
+
+        near = [p.fingerprint for p in new if p.fingerprint.near_copy_candidate]
+        self._buckets.update(lsh.bucket_members(conn, [k for f in near for k in f.band_keys]))
+        # Stored candidates: those of the batch's articles cannot push them out of the
+        # ranking, only down it.
+        ranked = [(f, self._ranked_candidates(f)) for f in near]
+        wanted = {i for _, found in ranked for i, _ in found} - self._signatures.keys()
+        self._signatures.update(lsh.signatures(conn, list(wanted)))
+        verified = [i for f, found in ranked for i in self._worth_verifying(f, found)]
+        self._read_members([*copies_of, *verified])
+        # A copy joins its original's story: those stories are read too.
+        self.stories.read_stories(m.story_id for m in self._members.values() if m.story_id)
+        # The story of every article that may be an original (not a copy of a stored text).
+        self.stories.prefetch(
+            (p.story_terms, p.article.published or self._now)
+            for p in new
+            if p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None
+        )
+
+    def _read_members(self, ids: Iterable[int]) -> None:
+        missing = sorted(set(ids) - self._members.keys())
+        for chunk in chunks(missing):
+            for row in self._conn.execute(_MEMBERS.where(articles.c.id.in_(chunk))):
+                self._members[row.id] = _member(row)
+
+    def _member(self, article_id: int) -> _Member:
+        self._read_members([article_id])
+        return self._members[article_id]
+
+    # --- placement (nothing written) ---------------------------------------------------------
+
+    def place(self, item: Prepared) -> _Place:
+        """Where the article goes, given everything stored and this batch's earlier articles."""
+        article = item.article
+        known = self._known_by_url(article.canonical_url)
+        if known is not None:
+            return _Place(known)
+        link = self._find_original(item)
+        if link is not None and link.original.story_id is not None:
+            return _Place(None, link, link.original.story_id)
+        vector = self.stories.vector(item.story_terms, article.published)
+        return _Place(None, link, self.stories.find(vector), vector)
+
+    def _known_by_url(self, url: str) -> _Known | None:
+        if url not in self._known:
+            row = self._conn.execute(_KNOWN.where(articles.c.canonical_url == url)).first()
+            self._known[url] = (
+                _Known(row.id, row.duplicate_of, row.duplicate_reason, row.story_id)
+                if row
+                else None
+            )
+        return self._known[url]
+
+    def _find_original(self, item: Prepared) -> _Link | None:
+        """The original of the group the new article belongs to (same text, else the verified
+        near copy that overlaps it most), with the reason and the measured overlap."""
+        fingerprint = item.fingerprint
+        if fingerprint.text_hash is not None:
+            same = self._original_with_text(fingerprint.text_hash)
+            if same is not None:
+                return _Link(self._member(same), f"same text as #{same}", 1.0)
+        if not fingerprint.near_copy_candidate:
+            return None
+        return self._nearest_original(item.article, fingerprint)
+
+    def _original_with_text(self, text_hash: str) -> int | None:
+        if text_hash not in self._originals:
+            query = _WITH_TEXT.where(articles.c.text_hash == text_hash)
+            found = [i for _, i, copy_of in self._conn.execute(query) if copy_of is None]
+            self._originals[text_hash] = found[0] if found else None
+        return self._originals[text_hash]
+
+    def _ranked_candidates(self, fingerprint: dedup.Fingerprint) -> list[tuple[int, int]]:
+        """(article, bands shared) for the MAX_BAND_CANDIDATES articles sharing the most bands
+        (ties: the newest first), stored or of this batch: the first BUCKET_SAMPLE members of
+        each bucket count."""
+        missing = [k for k in fingerprint.band_keys if k not in self._buckets]
+        if missing:  # (not read ahead: the batch's flushed articles are counted apart)
+            for key, found in lsh.bucket_members(self._conn, missing).items():
+                self._buckets[key] = [i for i in found if i not in self._batch_ids]
+        hits: Counter[int] = Counter()
+        for key in fingerprint.band_keys:
+            members = self._buckets[key]
+            if len(members) < lsh.BUCKET_SAMPLE and key in self._batch_buckets:
+                members = (members + self._batch_buckets[key])[: lsh.BUCKET_SAMPLE]
+            hits.update(members)
+        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))
+        return ranked[:MAX_BAND_CANDIDATES]
+
+    def _worth_verifying(
+        self, fingerprint: dedup.Fingerprint, ranked: list[tuple[int, int]] | None = None
+    ) -> list[int]:
+        """The candidates (`_ranked_candidates`) whose texts are compared: unrelated texts
+        meeting in a band through a common phrase are dropped here, before their texts are
+        read."""
+        if ranked is None:
+            ranked = self._ranked_candidates(fingerprint)
+        missing = [i for i, _ in ranked if i not in self._signatures]
+        if missing:
+            self._signatures.update(lsh.signatures(self._conn, missing))
+        return [
+            i
+            for i, shared in ranked
+            if dedup.worth_verifying(shared, fingerprint.signature, self._signatures[i])
+        ]
+
+    def _nearest_original(self, article: Article, fingerprint: dedup.Fingerprint) -> _Link | None:
+        """The verified candidate that overlaps the article most links it to the original of
+        the candidate's group."""
+        candidates = self._worth_verifying(fingerprint)
+        if not candidates:
+            return None
+        self._read_members(candidates)
+        best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
+        for member in (self._members[i] for i in candidates):
+            found = dedup.overlap(article.body, member.body)
+            if not dedup.is_near_copy(found):
+                continue
+            rank = (found.containment, found.jaccard, -member.id)
+            if best is None or rank > best[0]:
+                best = (rank, member, found)
+        if best is None:
+            return None
+        _, match, found = best
+        if match.duplicate_of is None:
+            reason, similarity = dedup.describe(found, match.id)
+            return _Link(match, reason, similarity)
+        # A copy's match joins the copy's group, under its original (never under a copy).
+        original = self._member(match.duplicate_of)
+        to_original = dedup.overlap(article.body, original.body)
+        reason, similarity = dedup.describe(to_original, original.id)
+        if not dedup.is_near_copy(to_original):
+            reason += f", via its copy #{match.id}"
+        return _Link(original, reason, similarity)
+
+    # --- adding ------------------------------------------------------------------------------
+
+    def add(self, item: Prepared) -> StoredArticle:
+        """Place the article and hold its rows for the flush (the original of a group it
+        takes over is written at once)."""
+        article, fingerprint = item.article, item.fingerprint
+        place = self.place(item)
+        if place.known is not None:
+            known = place.known
+            self._hold_page_and_matches(item, known.id)
+            return StoredArticle(known.id, False, known.duplicate_of, known.duplicate_reason)
+
+        article_id = self._new_id()
+        link = place.link
+        if place.vector is None:
+            assert place.story_id is not None  # a group's story
+            self.stories.join(place.story_id, article.published)
+            story_id = place.story_id
+        else:
+            story_id = self.stories.add(place.story_id, place.vector)
+        duplicate_of = link.original.id if link else None
+        reason = link.reason if link else None
+        self._articles.append(
+            {
+                "id": article_id,
+                "url": article.url,
+                "canonical_url": article.canonical_url,
+                "title": article.title,
+                "author": article.author,
+                "site": article.site,
+                "published": article.published,
+                "fetched": self._now,
+                "language": article.language,
+                "body": article.body,
+                "text": article.text,
+                "source": item.source,
+                "text_hash": fingerprint.text_hash,
+                "minhash": fingerprint.signature,
+                "duplicate_of": duplicate_of,
+                "duplicate_reason": reason,
+                "similarity": link.similarity if link else None,
+                "story_id": story_id,
+            }
+        )
+        self._known[article.canonical_url] = _Known(article_id, duplicate_of, reason, story_id)
+        self._members[article_id] = _Member(
+            article_id, duplicate_of, article.published, article.site, article.body, story_id
+        )
+        if link is None and fingerprint.text_hash is not None:
+            self._originals[fingerprint.text_hash] = article_id
+        # Copies are indexed too: a later copy may be closer to a copy than to the original.
+        self._signatures[article_id] = fingerprint.signature
+        self._batch_ids.add(article_id)
+        for key in fingerprint.band_keys:
+            self._batch_buckets.setdefault(key, []).append(article_id)
+            self._bands.append((article_id, *key))
+        self._hold_page_and_matches(item, article_id)
+        if link is not None and _is_older(article, link.original):
+            self.flush()
+            group = _become_original(self._conn, article_id, article.body, link.original.id)
+            # The group's links changed in the database: they are read again when needed.
+            group.add(article_id)
+            for url in [u for u, k in self._known.items() if k is not None and k.id in group]:
+                del self._known[url]
+            for text in [h for h, i in self._originals.items() if i in group]:
+                del self._originals[text]
+            for member in group:
+                self._members.pop(member, None)
+            if fingerprint.text_hash is not None:
+                self._originals[fingerprint.text_hash] = article_id
+            duplicate_of = reason = None
+        return StoredArticle(article_id, True, duplicate_of, reason)
+
+    def _new_id(self) -> int:
+        if self._next_id is None:
+            self._next_id = (self._conn.scalar(sa.select(sa.func.max(articles.c.id))) or 0) + 1
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _hold_page_and_matches(self, item: Prepared, article_id: int) -> None:
+        if item.page is not None:
+            self._pages.append(
+                item.page
+                | {"fetched_at": self._now, "attempts": 1, "error": None, "article_id": article_id}
+            )
+        self._matches += [
+            {"article_id": article_id, "watch": w, "terms": t} for w, t in item.terms.items()
+        ]
+
+    def flush(self) -> None:
+        """Write what the batch holds: stories first, then the articles, their band keys,
+        pages and relevance matches."""
+        conn = self._conn
+        self.stories.flush()
+        if self._articles:
+            conn.execute(articles.insert(), self._articles)
+            advance_sequence(conn, articles)
+            self._articles = []
+        lsh.add_keys(conn, self._bands)
+        self._bands = []
+        if self._pages:
+            # One page row per URL and statement (ON CONFLICT cannot touch a row twice).
+            for rows in _unique_runs(self._pages, "url"):
+                conn.execute(_store_pages(conn), rows)
+            self._pages = []
+        if self._matches:
+            stmt = upsert(conn, article_watches).on_conflict_do_nothing()
+            conn.execute(stmt, self._matches)
+            self._matches = []
+
+
+def _become_original(conn: Connection, article_id: int, body: str, old_original: int) -> set[int]:
+    """The new article is older than its group's original: it becomes the original and
+    the group (the old original and its copies) points to it, each with a new reason.
+    Returns the group's earlier members."""
+    copies = conn.scalars(
+        sa.select(articles.c.id)
+        .where(articles.c.duplicate_of == old_original, articles.c.id != article_id)
+        .order_by(articles.c.id)
+    )
+    members = [old_original, *copies]
+    # The old original first stops being one, so the one-original-per-text index holds.
+    conn.execute(
+        articles.update()
+        .where(articles.c.duplicate_of == old_original, articles.c.id != article_id)
+        .values(duplicate_of=article_id)
+    )
+    conn.execute(
+        articles.update()
+        .where(articles.c.id == old_original)
+        .values(duplicate_of=article_id, duplicate_reason=None, similarity=None)
+    )
+    conn.execute(
+        articles.update()
+        .where(articles.c.id == article_id)
+        .values(duplicate_of=None, duplicate_reason=None, similarity=None)
+    )
+    # Reasons are measured again against the new original (a bounded number of them).
+    new_hash = dedup.text_hash(body)
+    for chunk in chunks(members[:MAX_REPOINTED_REASONS]):
+        rows = conn.execute(
+            sa.select(articles.c.id, articles.c.body, articles.c.text_hash).where(
+                articles.c.id.in_(chunk)
+            )
+        ).all()
+        for row in rows:
+            found = dedup.overlap(row.body, body)
+            if row.text_hash is not None and row.text_hash == new_hash:
+                reason, similarity = f"same text as #{article_id}", 1.0
+            else:
+                reason, similarity = dedup.describe(found, article_id)
+            conn.execute(
+                articles.update()
+                .where(articles.c.id == row.id)
+                .values(duplicate_reason=reason, similarity=similarity)
+            )
+    if len(members) > MAX_REPOINTED_REASONS:
+        conn.execute(
+            articles.update()
+            .where(articles.c.id.in_(members[MAX_REPOINTED_REASONS:]))
+            .values(duplicate_reason=f"in the group of #{article_id}")
+        )
+    return set(members)
+
+
+def _is_older(article: Article, original: _Member) -> bool:
+    """Whether the new article should be its group's original: published earlier, or at the
+    same time by a news agency when the original is not an agency's. When either date is
+    unknown, arrival order stands."""
+    if article.published is None or original.published is None:
+        return False
+    published = article.published
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published < original.published:
+        return True
+    return (
+        published == original.published
+        and dedup.is_wire_source(article.site)
+        and not dedup.is_wire_source(original.site)
+    )
+
+
+def _store_pages(conn: Connection) -> Any:
+    """Upsert of `pages` rows: the page of a stored article (its earlier failures counted)."""
+    stmt = upsert(conn, pages)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[pages.c.url],
+        set_={
+            "feed_url": sa.func.coalesce(new.feed_url, pages.c.feed_url),
+            "final_url": new.final_url,
+            "http_status": sa.func.coalesce(new.http_status, pages.c.http_status),
+            "fetched_at": new.fetched_at,
+            "attempts": pages.c.attempts + 1,
+            "error": None,
+            "raw_html": sa.func.coalesce(new.raw_html, pages.c.raw_html),
+            "article_id": new.article_id,
+        },
+    )
+
+
+def _unique_runs(rows: list[dict[str, Any]], key: str) -> list[list[dict[str, Any]]]:
+    """The rows in order, cut into runs in which no `key` value repeats."""
+    runs: list[list[dict[str, Any]]] = [[]]
+    seen: set[Any] = set()
+    for row in rows:
+        if row[key] in seen:
+            runs.append([])
+            seen = set()
+        runs[-1].append(row)
+        seen.add(row[key])
+    return runs
+
+
+def _without_nul(article: Article) -> Article:
+    fields = ("url", "canonical_url", "title", "body", "text", "author", "site", "language")
+    dirty = {f: getattr(article, f) for f in fields if "\x00" in (getattr(article, f) or "")}
+    return (
+        replace(article, **{f: v.replace("\x00", "") for f, v in dirty.items()})
+        if dirty
+        else article
+    )
+
+
+def _member(row: Row[Any]) -> _Member:
+    return _Member(row.id, row.duplicate_of, row.published, row.site, row.body, row.story_id)
+
+
+_KNOWN = sa.select(
+    articles.c.id,
+    articles.c.canonical_url,
+    articles.c.duplicate_of,
+    articles.c.duplicate_reason,
+    articles.c.story_id,
+)
+# The articles with a text (its original is the one that is no copy). "AND duplicate_of IS NULL"
+# in SQL made SQLite scan the originals by the duplicate_of index (3 s at 1M articles).
+_WITH_TEXT = sa.select(articles.c.text_hash, articles.c.id, articles.c.duplicate_of)
+_MEMBERS = sa.select(
+    articles.c.id,
+    articles.c.duplicate_of,
+    articles.c.published,
+    articles.c.site,
+    articles.c.body,
+    articles.c.story_id,
+)
