@@ -222,6 +222,10 @@ def _chromium(args: list[str], *, width: int, height: int, dark: bool, timeout: 
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
             f"--window-size={width},{height}",
+            # Capture only once the page has settled and every compositor stage has drawn: a
+            # screenshot taken on the load event was, once in CI, a partly drawn frame.
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=2000",
             *(["--force-dark-mode", "--blink-settings=preferredColorScheme=0"] if dark else []),
             *args,
         ]
