@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -31,6 +32,9 @@ POSTGRES_CONNECT_TIMEOUT_S = 10
 SQLITE_BEGIN = "newsmon_sqlite_begin"
 
 T = TypeVar("T")
+# JSON columns are parsed with orjson: an ingest batch or a lookup reads dozens of story
+# centroids (100 terms each), and json.loads was most of the time of reading them.
+JSON_DESERIALIZER = orjson.loads
 
 
 class DatabaseError(Exception):
@@ -51,7 +55,9 @@ def create_engine(url: str) -> Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
-    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    return sa.create_engine(
+        parsed, pool_pre_ping=True, connect_args=connect_args, json_deserializer=JSON_DESERIALIZER
+    )
 
 
 def connect(url: str) -> Engine:
@@ -163,7 +169,7 @@ def _sqlite_engine(url: URL) -> Engine:
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_deserializer": JSON_DESERIALIZER}
     if memory:
         # One shared connection, or every checkout would see its own empty database.
         kwargs["poolclass"] = sa.StaticPool

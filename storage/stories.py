@@ -187,10 +187,13 @@ def idf(df: int, documents: int) -> float:
 
 def vector(counts: Mapping[str, int], df: Mapping[str, int], documents: int) -> dict[str, float]:
     """The article's unit TF-IDF vector (sublinear tf; entities weighted ENTITY_WEIGHT)."""
+    # `idf` written out (this runs for every term of every original, twice: read ahead, then
+    # clustered); the same arithmetic, so the same floats.
+    log, frequency, total = math.log, df.get, documents + 1
     weights = {}
     for term, n in counts.items():
-        w = (1.0 + math.log(n)) * idf(df.get(term, 0), documents)
-        if term.startswith(ENTITY):
+        w = (1.0 + log(n)) * (log(total / (frequency(term, 0) + 1)) + 1.0)
+        if term[0] == ENTITY:
             w *= ENTITY_WEIGHT
         weights[term] = w
     return _unit(weights)
@@ -205,7 +208,14 @@ def merge_centroid(centroid: Mapping[str, float], article: Mapping[str, float]) 
 
 
 def top_terms(weights: Mapping[str, float], n: int) -> dict[str, float]:
-    ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    """The n heaviest terms (ties: in term order), weights rounded."""
+    items: Iterable[tuple[str, float]] = weights.items()
+    if len(weights) > n:
+        # Only the terms at least as heavy as the n-th are ranked (the float sort is C-fast;
+        # ranking every term with a key function cost more than the rest).
+        nth = sorted(weights.values(), reverse=True)[n - 1] if n > 0 else math.inf
+        items = [(t, w) for t, w in items if w >= nth]
+    ranked = sorted(items, key=lambda kv: (-kv[1], kv[0]))[:n]
     return {t: round(w, 5) for t, w in ranked}
 
 
