@@ -192,7 +192,7 @@ class IngestBatch:
         urls = [p.article.canonical_url for p in items]
         self._known.update(dict.fromkeys(urls))
         for chunk in chunks(urls):
-            for row in conn.execute(_KNOWN.where(articles.c.canonical_url.in_(chunk))):
+            for row in conn.execute(_KNOWN, {"urls": chunk}):
                 self._known[row.canonical_url] = _Known(
                     row.id, row.duplicate_of, row.duplicate_reason, row.story_id
                 )
@@ -200,10 +200,8 @@ class IngestBatch:
         hashes = [h for p in new if (h := p.fingerprint.text_hash) is not None]
         self._originals.update(dict.fromkeys(hashes))
         for chunk in chunks(hashes):
-            query = _WITH_TEXT.where(articles.c.text_hash.in_(chunk))
-            self._originals.update(
-                (h, i) for h, i, copy_of in conn.execute(query) if copy_of is None
-            )
+            rows = conn.execute(_WITH_TEXT, {"hashes": chunk})
+            self._originals.update((h, i) for h, i, copy_of in rows if copy_of is None)
         copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
 
         near = [p.fingerprint for p in new if p.fingerprint.near_copy_candidate]
@@ -227,7 +225,7 @@ class IngestBatch:
     def _read_members(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - self._members.keys())
         for chunk in chunks(missing):
-            for row in self._conn.execute(_MEMBERS.where(articles.c.id.in_(chunk))):
+            for row in self._conn.execute(_MEMBERS, {"ids": chunk}):
                 self._members[row.id] = _member(row)
 
     def _member(self, article_id: int) -> _Member:
@@ -250,7 +248,7 @@ class IngestBatch:
 
     def _known_by_url(self, url: str) -> _Known | None:
         if url not in self._known:
-            row = self._conn.execute(_KNOWN.where(articles.c.canonical_url == url)).first()
+            row = self._conn.execute(_KNOWN, {"urls": [url]}).first()
             self._known[url] = (
                 _Known(row.id, row.duplicate_of, row.duplicate_reason, row.story_id)
                 if row
@@ -272,8 +270,8 @@ class IngestBatch:
 
     def _original_with_text(self, text_hash: str) -> int | None:
         if text_hash not in self._originals:
-            query = _WITH_TEXT.where(articles.c.text_hash == text_hash)
-            found = [i for _, i, copy_of in self._conn.execute(query) if copy_of is None]
+            rows = self._conn.execute(_WITH_TEXT, {"hashes": [text_hash]})
+            found = [i for _, i, copy_of in rows if copy_of is None]
             self._originals[text_hash] = found[0] if found else None
         return self._originals[text_hash]
 
@@ -569,16 +567,19 @@ def _member(row: Row[Any]) -> _Member:
     return _Member(row.id, row.duplicate_of, row.published, row.site, row.body, row.story_id)
 
 
+# Prebuilt, with list parameters: one cached statement however many values are looked up.
 _KNOWN = sa.select(
     articles.c.id,
     articles.c.canonical_url,
     articles.c.duplicate_of,
     articles.c.duplicate_reason,
     articles.c.story_id,
-)
+).where(articles.c.canonical_url.in_(sa.bindparam("urls", expanding=True)))
 # The articles with a text (its original is the one that is no copy). "AND duplicate_of IS NULL"
 # in SQL made SQLite scan the originals by the duplicate_of index (3 s at 1M articles).
-_WITH_TEXT = sa.select(articles.c.text_hash, articles.c.id, articles.c.duplicate_of)
+_WITH_TEXT = sa.select(articles.c.text_hash, articles.c.id, articles.c.duplicate_of).where(
+    articles.c.text_hash.in_(sa.bindparam("hashes", expanding=True))
+)
 _MEMBERS = sa.select(
     articles.c.id,
     articles.c.duplicate_of,
@@ -586,4 +587,4 @@ _MEMBERS = sa.select(
     articles.c.site,
     articles.c.body,
     articles.c.story_id,
-)
+).where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage import dedup
-from storage.database import chunks
 from storage.schema import SIGNATURE_INDEX, articles, lsh_bands
 
 # Members read per bucket (see bucket_members).
@@ -74,11 +73,9 @@ def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]
     ids = sorted(set(article_ids))
     if conn.dialect.name == "sqlite":  # (the planner would take the row by its id)
         rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json.dumps(ids),))
-        found.update((i, bytes(m)) for i, m in rows)
-        return found
-    for chunk in chunks(ids):
-        query = sa.select(articles.c.id, articles.c.minhash).where(articles.c.id.in_(chunk))
-        found.update((i, bytes(m)) for i, m in conn.execute(query))
+    else:
+        rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,))
+    found.update((i, bytes(m)) for i, m in rows)
     return found
 
 
@@ -128,6 +125,7 @@ _SQLITE_SIGNATURES = (
     f"SELECT id, minhash FROM articles INDEXED BY {SIGNATURE_INDEX} "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
+_POSTGRESQL_SIGNATURES = "SELECT id, minhash FROM articles WHERE id = ANY(CAST(%s AS integer[]))"
 _SQLITE_INSERT = "INSERT INTO lsh_bands (article_id, band, key) VALUES (?, ?, ?)"
 # Arrays, not parameters per row: psycopg parses a statement of more than 50 parameters on every
 # call.

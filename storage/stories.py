@@ -454,18 +454,21 @@ class StoryIndex:
             if query:
                 queries.append((query, when - WINDOW))
         self._read_rankings(queries, MAX_STORY_CANDIDATES + RANKING_MARGIN)
-        self.read_stories(
-            s for key in queries for s, _ in self._rankings[key][0][:MAX_STORY_CANDIDATES]
-        )
 
     def read_stories(self, story_ids: Iterable[int]) -> None:
         """Read the stories not read yet (spans and centroids), in one query."""
         missing = sorted({s for s in story_ids if s is not None and s not in self._stories})
         for chunk in chunks(missing):
             for row in self._conn.execute(_STORIES, {"ids": chunk}):
-                self._stories[row.id] = _Story(
-                    row.id, _aware(row.first_published), _aware(row.last_published), row.centroid
-                )
+                self._keep_story(row.id, row.first_published, row.last_published, row.centroid)
+
+    def _keep_story(
+        self, story_id: int, first: datetime, last: datetime, centroid: dict[str, float]
+    ) -> None:
+        """A story as read from the database, unless read before (the batch may have changed
+        it since)."""
+        if story_id not in self._stories:
+            self._stories[story_id] = _Story(story_id, _aware(first), _aware(last), centroid)
 
     def vector(self, counts: dict[str, int], published: datetime | None) -> StoryVector:
         """The article's vector, with the document frequencies of every original before it."""
@@ -518,7 +521,8 @@ class StoryIndex:
     def _read_rankings(
         self, queries: Sequence[tuple[tuple[str, ...], datetime]], limit: int
     ) -> None:
-        """The stored stories with the most index hits for each query (at most `limit`)."""
+        """The stored stories with the most index hits for each query (at most `limit`), and
+        the rows of the MAX_STORY_CANDIDATES first of each (in the same query)."""
         queries = list(dict.fromkeys(queries))
         if not queries:
             return
@@ -527,12 +531,18 @@ class StoryIndex:
         if self._conn.dialect.name == "postgresql":
             columns = [list(c) for c in zip(*rows, strict=True)]
             params: dict[str, object] = dict(zip(("i", "terms", "since"), columns, strict=True))
-            result = self._conn.execute(_RANKINGS_POSTGRESQL, params | {"limit": limit})
+            result = self._conn.execute(
+                _RANKINGS_POSTGRESQL, params | {"limit": limit, "read": MAX_STORY_CANDIDATES}
+            )
         else:
             stamps = json.dumps([(i, t, _sqlite_time(s)) for i, t, s in rows])
-            result = self._conn.execute(_RANKINGS_SQLITE, {"q": stamps, "limit": limit})
-        for i, story_id, hits in result:
+            result = self._conn.execute(
+                _RANKINGS_SQLITE, {"q": stamps, "limit": limit, "read": MAX_STORY_CANDIDATES}
+            )
+        for i, story_id, hits, first, last, centroid in result:
             found[i].append((story_id, hits))
+            if centroid is not None:
+                self._keep_story(story_id, first, last, centroid)
         for i, key in enumerate(queries):
             ranking = sorted(found[i], key=lambda sn: (-sn[1], sn[0]))
             self._rankings[key] = (ranking, len(ranking) < limit)
@@ -668,15 +678,24 @@ _RANKED = (
     "FROM q JOIN story_terms AS st ON st.term = q.term AND st.last_published >= q.since "
     "GROUP BY q.i, st.story_id"
 )
+# ... with the stories' rows for the first :read of each query (the candidates `find` scores).
+_WITH_STORIES = (
+    "SELECT r.i, r.story_id, r.hits, s.first_published, s.last_published, s.centroid FROM r "
+    "LEFT JOIN stories AS s ON s.id = r.story_id AND r.rank <= :read WHERE r.rank <= :limit"
+)
+_STORY_COLUMNS = {
+    "first_published": stories.c.first_published.type,
+    "last_published": stories.c.last_published.type,
+    "centroid": stories.c.centroid.type,
+}
 _RANKINGS_POSTGRESQL = sa.text(
     "WITH q AS (SELECT * FROM unnest(CAST(:i AS integer[]), CAST(:terms AS text[]), "
-    "CAST(:since AS timestamptz[])) AS q(i, term, since)), "
-    f"r AS ({_RANKED}) SELECT i, story_id, hits FROM r WHERE rank <= :limit"
-)
+    f"CAST(:since AS timestamptz[])) AS q(i, term, since)), r AS ({_RANKED}) {_WITH_STORIES}"
+).columns(**_STORY_COLUMNS)
 _RANKINGS_SQLITE = sa.text(
     "WITH q AS (SELECT value ->> 0 AS i, value ->> 1 AS term, value ->> 2 AS since "
-    f"FROM json_each(:q)), r AS ({_RANKED}) SELECT i, story_id, hits FROM r WHERE rank <= :limit"
-)
+    f"FROM json_each(:q)), r AS ({_RANKED}) {_WITH_STORIES}"
+).columns(**_STORY_COLUMNS)
 _GROW_STORY = (
     stories.update()
     .where(stories.c.id == sa.bindparam("sid"))
