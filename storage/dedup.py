@@ -198,16 +198,24 @@ def band_keys(signature: bytes, *, first_band: int = 0) -> list[tuple[int, int]]
     return list(zip(bands, (keys >> np.uint64(1)).tolist(), strict=True))
 
 
-def worth_verifying(shared_bands: int, signature: bytes, other: bytes) -> bool:
+def worth_verifying(shared_bands: int, signature: bytes, other: bytes | None) -> bool:
     """Whether an LSH candidate is worth verifying on its text: it shares VERIFY_MIN_BANDS
     bands (full text and lead) with the new text, or their full-text signatures agree on
     VERIFY_MIN_JACCARD of their values. Two unrelated texts that meet in one band because both
     hold a common phrase ("one of the") agree on that band's ROWS values and a few more by
-    chance, an estimated Jaccard of 0.02-0.05."""
-    return (
-        shared_bands >= VERIFY_MIN_BANDS
-        or estimated_jaccard(signature, other) >= VERIFY_MIN_JACCARD
-    )
+    chance, an estimated Jaccard of 0.02-0.05. The candidate's signature (`other`) is needed
+    only when `needs_signature`."""
+    if not needs_signature(shared_bands):
+        return True
+    if other is None:
+        raise ValueError("the candidate's signature is needed")
+    return estimated_jaccard(signature, other) >= VERIFY_MIN_JACCARD
+
+
+def needs_signature(shared_bands: int) -> bool:
+    """Whether `worth_verifying` needs the candidate's signature (each is a random read at
+    1M articles): not when it shares enough bands."""
+    return shared_bands < VERIFY_MIN_BANDS
 
 
 def estimated_jaccard(sig_a: bytes, sig_b: bytes) -> float:

@@ -209,7 +209,9 @@ class IngestBatch:
         # Stored candidates: those of the batch's articles cannot push them out of the
         # ranking, only down it.
         ranked = [(f, self._ranked_candidates(f)) for f in near]
-        wanted = {i for _, found in ranked for i, _ in found} - self._signatures.keys()
+        wanted = {
+            i for _, found in ranked for i, n in found if dedup.needs_signature(n)
+        } - self._signatures.keys()
         self._signatures.update(lsh.signatures(conn, list(wanted)))
         verified = [i for f, found in ranked for i in self._worth_verifying(f, found)]
         self._read_members([*copies_of, *verified])
@@ -300,13 +302,13 @@ class IngestBatch:
         read."""
         if ranked is None:
             ranked = self._ranked_candidates(fingerprint)
-        missing = [i for i, _ in ranked if i not in self._signatures]
+        missing = [i for i, n in ranked if dedup.needs_signature(n) and i not in self._signatures]
         if missing:
             self._signatures.update(lsh.signatures(self._conn, missing))
         return [
             i
             for i, shared in ranked
-            if dedup.worth_verifying(shared, fingerprint.signature, self._signatures[i])
+            if dedup.worth_verifying(shared, fingerprint.signature, self._signatures.get(i))
         ]
 
     def _nearest_original(self, article: Article, fingerprint: dedup.Fingerprint) -> _Link | None:

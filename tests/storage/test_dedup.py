@@ -194,3 +194,8 @@ def test_trimmed_and_dressed_copies_are_worth_verifying_other_texts_are_not() ->
     assert not dedup.worth_verifying(1, original, other)
     # Many shared bands are reason enough, whatever the full-text estimate says.
     assert dedup.worth_verifying(dedup.VERIFY_MIN_BANDS, original, other)
+    # ... and then the candidate's signature is not read at all (a random read at scale).
+    assert not dedup.needs_signature(dedup.VERIFY_MIN_BANDS)
+    assert dedup.worth_verifying(dedup.VERIFY_MIN_BANDS, original, None)
+    with pytest.raises(ValueError, match="signature is needed"):
+        dedup.worth_verifying(dedup.VERIFY_MIN_BANDS - 1, original, None)
