@@ -463,7 +463,8 @@ class Loader:
             self.next_story = (conn.scalar(sa.text("SELECT max(id) FROM stories")) or 0) + 1
             # Random inserts into the LSH index of tens of millions of rows made the fill slower
             # with every batch: the index is dropped for the fill and built again at its end.
-            conn.execute(sa.text(lsh.DROP_INDEX))
+            for drop in lsh.DROP_INDEX:
+                conn.execute(sa.text(drop))
         self.articles = 0
         self.terms: Counter[str] = Counter()
         self.documents = 0

@@ -129,7 +129,7 @@ lsh_bands = sa.Table(
     sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
     sa.Column("band", sa.SmallInteger, primary_key=True),
     sa.Column("key", sa.BigInteger, nullable=False),
-    sa.Index(None, "band", "key"),
+    sa.Index(None, "band", "key", "article_id"),  # covering: see storage/lsh.py
 )
 
 # Stories (dedup level 4): clusters of original articles about one event, see storage/stories.py.

@@ -71,7 +71,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0006"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0007"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -349,7 +349,7 @@ def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> N
             assert conn.scalar(sa.select(articles.c.minhash)) == dedup.minhash_signature(WIRE_BODY)
             keys = conn.execute(sa.select(lsh_bands.c.band, lsh_bands.c.key)).all()
         assert sorted(keys) == sorted(dedup.fingerprint(WIRE_BODY).band_keys)
-        assert "ix_lsh_bands_band_key" in {
+        assert "ix_lsh_bands_band_key_article_id" in {
             index["name"] for index in sa.inspect(corpus.engine).get_indexes("lsh_bands")
         }
         copy = corpus.add_article(make_article("https://b.example/2", TRIMMED_BODY), source="feed")
