@@ -154,7 +154,7 @@ story_terms = sa.Table(
     sa.Column("term", sa.String(100), primary_key=True),
     sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id"), primary_key=True),
     sa.Column("last_published", UtcDateTime, nullable=False),
-    sa.Index(None, "term", "last_published"),
+    sa.Index(None, "term", "last_published", "story_id"),  # covering: the candidate search
     sa.Index(None, "story_id"),
 )
 
