@@ -25,7 +25,7 @@ from storage.repository import (
     DigestConflictError,
     open_corpus,
 )
-from storage.schema import articles, lsh_bands, metadata, pages
+from storage.schema import articles, lsh_bands, metadata, pages, term_stats
 from tests.storage.stories import (
     COPY_BODY,
     DRESSED_BODY,
@@ -71,7 +71,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0008"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0009"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -749,3 +749,32 @@ def test_in_memory_sqlite_works() -> None:
     with open_corpus("sqlite://") as corpus:
         corpus.add_article(make_article("https://a.example/1"), source="feed")
         assert corpus.article_count() == 1
+
+
+def test_migrations_to_covering_indexes_keep_the_data(database_url: str) -> None:
+    """0007-0009 change indexes (and on SQLite the term_stats table): nothing stored is lost,
+    and the lookups read the new indexes alone."""
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+        conn.execute(term_stats.insert(), [{"term": "", "df": 2}, {"term": "kabul", "df": 2}])
+    engine.dispose()
+    with open_corpus(database_url) as corpus:
+        with corpus.engine.connect() as conn:
+            assert dict(conn.execute(sa.select(term_stats.c.term, term_stats.c.df)).all()) == {
+                "": 2,
+                "kabul": 2,
+            }
+            if conn.dialect.name == "sqlite":
+                table = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'term_stats'"
+                ).scalar()
+                assert table.endswith("WITHOUT ROWID")
+                plan = conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT article_id FROM lsh_bands WHERE band = 1 AND key = 2"
+                ).all()
+                assert "COVERING INDEX ix_lsh_bands_band_key_article_id" in str(plan)
+        assert corpus.add_article(make_article("https://a.example/1"), source="feed").is_new
