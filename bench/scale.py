@@ -624,6 +624,13 @@ class Loader:
             raw.commit()
         finally:
             raw.close()
+        if not self.sqlite:
+            # A server's steady state: autovacuum has set the visibility map (index-only scans
+            # of the covering indexes need it) and cleared the dead rows of term_stats' document
+            # count, updated by every batch. Probed right after a fill without it: p50 30 ms,
+            # p95 59 ms at 1M; after it: 16 and 23 ms.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("VACUUM (ANALYZE)"))
         self.engine.dispose()
 
 
