@@ -9,15 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
 from extractors.records import Article, FeedPoll, RelevanceMatch
 from extractors.urls import canonical_url
 from storage import dedup
-from storage.database import MIGRATIONS, create_engine
 from storage.ingest import IngestBatch
 from storage.repository import (
     Corpus,
@@ -26,6 +23,7 @@ from storage.repository import (
     open_corpus,
 )
 from storage.schema import articles, lsh_bands, metadata, pages, term_stats
+from tests.storage.revisions import engine_at
 from tests.storage.stories import (
     COPY_BODY,
     DRESSED_BODY,
@@ -322,12 +320,7 @@ def test_published_tie_goes_to_the_wire_source(corpus: Corpus) -> None:
 @pytest.mark.parametrize("scheme", ["0001", "0004"])
 def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> None:
     """0002 and 0005 recompute the signatures and band keys of a former scheme."""
-    engine = create_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, scheme)
+    engine = engine_at(database_url, scheme)
     with engine.begin() as conn:  # an article stored by a former scheme
         conn.execute(
             articles.insert().values(
@@ -754,12 +747,8 @@ def test_in_memory_sqlite_works() -> None:
 def test_migrations_to_covering_indexes_keep_the_data(database_url: str) -> None:
     """0007-0009 change indexes (and on SQLite the term_stats table): nothing stored is lost,
     and the lookups read the new indexes alone."""
-    engine = create_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = engine_at(database_url, "0006")
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0006")
         conn.execute(term_stats.insert(), [{"term": "", "df": 2}, {"term": "kabul", "df": 2}])
     engine.dispose()
     with open_corpus(database_url) as corpus:

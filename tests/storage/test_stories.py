@@ -7,14 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from storage import dedup, stories
-from storage.database import MIGRATIONS, create_engine
 from storage.repository import Corpus, open_corpus
 from storage.schema import articles, story_terms, term_stats
 from storage.schema import stories as stories_table
+from tests.storage.revisions import engine_at
 from tests.storage.stories import (
     COPY_BODY,
     OTHER_BODY,
@@ -175,12 +173,7 @@ def test_undated_articles_are_clustered_at_their_arrival(corpus: Corpus) -> None
 
 
 def test_migration_0003_puts_stored_articles_into_stories(database_url: str) -> None:
-    engine = create_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+    engine = engine_at(database_url, "0002")
     rows = [
         (WIRE_BODY, MONDAY, None),
         (OTHER_BODY, MONDAY, None),
