@@ -188,31 +188,18 @@ class IngestBatch:
 
     def prefetch(self, items: Sequence[Prepared]) -> None:
         """Read what these articles' placement needs, a few queries for all of them."""
-        conn = self._conn
-        urls = [p.article.canonical_url for p in items]
-        self._known.update(dict.fromkeys(urls))
-        for chunk in chunks(urls):
-            for row in conn.execute(_KNOWN, {"urls": chunk}):
-                self._known[row.canonical_url] = _Known(
-                    row.id, row.duplicate_of, row.duplicate_reason, row.story_id
-                )
+        self._read_known([p.article.canonical_url for p in items])
         new = [p for p in items if self._known[p.article.canonical_url] is None]
         hashes = [h for p in new if (h := p.fingerprint.text_hash) is not None]
-        self._originals.update(dict.fromkeys(hashes))
-        for chunk in chunks(hashes):
-            rows = conn.execute(_WITH_TEXT, {"hashes": chunk})
-            self._originals.update((h, i) for h, i, copy_of in rows if copy_of is None)
+        self._read_originals(hashes)
         copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
 
         near = [p.fingerprint for p in new if p.fingerprint.near_copy_candidate]
-        self._buckets.update(lsh.bucket_members(conn, [k for f in near for k in f.band_keys]))
+        self._buckets.update(lsh.bucket_members(self._conn, [k for f in near for k in f.band_keys]))
         # Stored candidates: those of the batch's articles cannot push them out of the
         # ranking, only down it.
         ranked = [(f, self._ranked_candidates(f)) for f in near]
-        wanted = {
-            i for _, found in ranked for i, n in found if dedup.needs_signature(n)
-        } - self._signatures.keys()
-        self._signatures.update(lsh.signatures(conn, list(wanted)))
+        self._read_signatures(c for _, found in ranked for c in found)
         verified = [i for f, found in ranked for i in self._worth_verifying(f, found)]
         self._read_members([*copies_of, *verified])
         # A copy joins its original's story: those stories are read too.
@@ -223,6 +210,31 @@ class IngestBatch:
             for p in new
             if p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None
         )
+
+    def _read_known(self, urls: Iterable[str]) -> None:
+        """Read which of these canonical URLs are stored (those not read yet)."""
+        missing = [u for u in dict.fromkeys(urls) if u not in self._known]
+        self._known.update(dict.fromkeys(missing))
+        for chunk in chunks(missing):
+            for row in self._conn.execute(_KNOWN, {"urls": chunk}):
+                self._known[row.canonical_url] = _Known(
+                    row.id, row.duplicate_of, row.duplicate_reason, row.story_id
+                )
+
+    def _read_originals(self, hashes: Iterable[str]) -> None:
+        """Read the originals of these texts (those not read yet; None: no stored original)."""
+        missing = [h for h in dict.fromkeys(hashes) if h not in self._originals]
+        self._originals.update(dict.fromkeys(missing))
+        for chunk in chunks(missing):
+            rows = self._conn.execute(_WITH_TEXT, {"hashes": chunk})
+            self._originals.update((h, i) for h, i, copy_of in rows if copy_of is None)
+
+    def _read_signatures(self, ranked: Iterable[tuple[int, int]]) -> None:
+        """Read the signatures `dedup.worth_verifying` needs of these (candidate, bands shared)
+        and were not read yet, in one query."""
+        missing = {i for i, n in ranked if dedup.needs_signature(n)} - self._signatures.keys()
+        if missing:
+            self._signatures.update(lsh.signatures(self._conn, list(missing)))
 
     def _read_members(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - self._members.keys())
@@ -249,13 +261,7 @@ class IngestBatch:
         return _Place(None, link, self.stories.find(vector), vector)
 
     def _known_by_url(self, url: str) -> _Known | None:
-        if url not in self._known:
-            row = self._conn.execute(_KNOWN, {"urls": [url]}).first()
-            self._known[url] = (
-                _Known(row.id, row.duplicate_of, row.duplicate_reason, row.story_id)
-                if row
-                else None
-            )
+        self._read_known([url])
         return self._known[url]
 
     def _find_original(self, item: Prepared) -> _Link | None:
@@ -271,10 +277,7 @@ class IngestBatch:
         return self._nearest_original(item.article, fingerprint)
 
     def _original_with_text(self, text_hash: str) -> int | None:
-        if text_hash not in self._originals:
-            rows = self._conn.execute(_WITH_TEXT, {"hashes": [text_hash]})
-            found = [i for _, i, copy_of in rows if copy_of is None]
-            self._originals[text_hash] = found[0] if found else None
+        self._read_originals([text_hash])
         return self._originals[text_hash]
 
     def _ranked_candidates(self, fingerprint: dedup.Fingerprint) -> list[tuple[int, int]]:
@@ -302,9 +305,7 @@ class IngestBatch:
         read."""
         if ranked is None:
             ranked = self._ranked_candidates(fingerprint)
-        missing = [i for i, n in ranked if dedup.needs_signature(n) and i not in self._signatures]
-        if missing:
-            self._signatures.update(lsh.signatures(self._conn, missing))
+        self._read_signatures(ranked)
         return [
             i
             for i, shared in ranked
