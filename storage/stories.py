@@ -183,14 +183,11 @@ def _is_term(word: str) -> bool:
     return len(word) > 1 and word not in STOP_WORDS
 
 
-def idf(df: int, documents: int) -> float:
-    return math.log((documents + 1) / (df + 1)) + 1.0
-
-
 def vector(counts: Mapping[str, int], df: Mapping[str, int], documents: int) -> dict[str, float]:
-    """The article's unit TF-IDF vector (sublinear tf; entities weighted ENTITY_WEIGHT)."""
-    # `idf` written out (this runs for every term of every original, twice: read ahead, then
-    # clustered); the same arithmetic, so the same floats.
+    """The article's unit TF-IDF vector: sublinear tf (1 + log n), smoothed idf
+    (log((documents + 1) / (df + 1)) + 1), entities weighted ENTITY_WEIGHT."""
+    # (Local names: this runs for every term of every original, twice: read ahead, then
+    # clustered.)
     log, frequency, total = math.log, df.get, documents + 1
     weights = {}
     for term, n in counts.items():
@@ -402,12 +399,20 @@ class _Story:
     index: frozenset[str] = frozenset()  # its index terms, when touched
     size_added: int = 0  # articles joined since the last flush
     stored_index: frozenset[str] = frozenset()  # its `story_terms` entries when last flushed
-    stored_last: datetime | None = None  # their last_published then
     dirty: bool = False  # changed since the last flush
 
     def set_centroid(self, centroid: dict[str, float]) -> None:
         self.centroid = centroid
         self.index = frozenset(top_terms(centroid, INDEX_TERMS))
+
+    def cover(self, when: datetime | None) -> None:
+        """One more member, published `when` (None: undated): the span covers it, the size
+        counts it."""
+        if when is not None:
+            self.first_published = min(self.first_published, when)
+            self.last_published = max(self.last_published, when)
+        self.size_added += 1
+        self.dirty = True
 
 
 # A stored ranking read for a query: (story, hits), most hits first, and whether it holds
@@ -563,22 +568,14 @@ class StoryIndex:
         else:
             story = self._touch(story_id)
             story.set_centroid(merge_centroid(story.centroid, article.weights))
-            story.first_published = min(story.first_published, when)
-            story.last_published = max(story.last_published, when)
-        story.size_added += 1
-        story.dirty = True
+        story.cover(when)
         self._frequencies.count(article.terms)
         return story_id
 
     def join(self, story_id: int, published: datetime | None) -> None:
         """A copy joins its original's story: the story counts it, its span covers it."""
         story = self._touch(story_id)
-        if published is not None:
-            when = _aware(published)
-            story.first_published = min(story.first_published, when)
-            story.last_published = max(story.last_published, when)
-        story.size_added += 1
-        story.dirty = True
+        story.cover(_aware(published) if published is not None else None)
 
     def _touch(self, story_id: int) -> _Story:
         self.read_stories([story_id])
@@ -587,7 +584,7 @@ class StoryIndex:
             # Stored: its entries are the heaviest terms of its stored centroid.
             story.touched = True
             story.set_centroid(story.centroid)
-            story.stored_index, story.stored_last = story.index, story.last_published
+            story.stored_index = story.index
             self._touched[story_id] = story
         return story
 
@@ -647,7 +644,7 @@ class StoryIndex:
             if not s.new:  # (entries written before copies moved them may lag)
                 moved.append({"sid": s.id, "last": s.last_published})
             s.new, s.dirty, s.size_added = False, False, 0
-            s.stored_index, s.stored_last = index, s.last_published
+            s.stored_index = index
         if dropped:
             conn.execute(_DROP_STORY_TERMS, dropped)
         if moved:
