@@ -73,14 +73,12 @@ def bucket_members(conn: Connection, pairs: Sequence[Pair]) -> dict[Pair, list[i
 
 def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]:
     """The stored MinHash signatures of these articles."""
-    found: dict[int, bytes] = {}
     ids = sorted(set(article_ids))
     if conn.dialect.name == "sqlite":  # (the planner would take the row by its id)
         rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json.dumps(ids),))
     else:
         rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,))
-    found.update((i, bytes(m)) for i, m in rows)
-    return found
+    return {i: bytes(m) for i, m in rows}
 
 
 def rebuild(conn: Connection) -> int:
