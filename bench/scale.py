@@ -4,15 +4,15 @@
         [--postgres-url URL] [--probes 300] [--workers 2] [--keep] [--reuse [--round N]]
 
 The default (no arguments, what `make bench` runs) is 10k and 100k articles on SQLite: the full
-run, 1M articles on both databases, takes well over 30 minutes (fill of ~1M articles and ~84M
-LSH band rows per database):
+run, 1M articles on both databases, takes well over 30 minutes (fill of ~1M articles and ~25M
+anchor rows per database):
 
     .venv/bin/python bench/scale.py --sizes 10000,100000,1000000 --databases sqlite,postgresql
 
 Text. Articles are written by a word bigram model trained at run time on the bench stream's
 texts (../shared/bench/dedup/news_stream.jsonl; no news text is stored here), half of their
 sentences from the model of one of the stream's topics and half from the model of all texts, so
-that unrelated articles share the common phrases of real news (and the LSH band collisions
+that unrelated articles share the common phrases of real news (and the anchor collisions
 they cause) and the articles of one topic share its vocabulary. Each story has invented names
 (a person, a place, an organisation) put into its sentences, and a few "facts" (sentences)
 that each of its write-ups quotes: write-ups of one story share names and facts, not their
@@ -21,7 +21,7 @@ trimmed tail, a few words changed, another headline); some are exact copies.
 
 Fill. The corpus is filled in bulk, not through `Corpus.add_articles` (a few hundred articles/s
 would take hours at 1M): the generator runs in a process pool and computes what production computes
-for each article (text hash, MinHash signature and LSH band keys with `storage.dedup`, term
+for each article (text hash, MinHash signature and anchors with `storage.dedup`, term
 counts with `storage.stories`); the stories are the generated ones, with centroids built as
 production builds them (sum of the members' unit TF-IDF vectors, heaviest terms kept, the index
 of each story's heaviest terms, document frequencies of the originals' terms). Rows go in with
@@ -31,13 +31,13 @@ Generated story batches are cached under build/scale/ for re-runs.
 Probes. At each size, fresh articles, in one process that did not do the fill: a third new
 stories, a third near copies of stored articles, a third new write-ups of stored (recent)
 stories, once the corpus was read into the OS page cache (a server's steady state; --cold: not).
-Each is first looked up (`Corpus.lookup`: fingerprint, same-text and LSH candidates
+Each is first looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates
 verified on their texts, story candidates scored; nothing written), then all are stored through
 `Corpus.add_articles` in batches of INGEST_BATCH, as `newsmon ingest` stores them. Printed per
 size and database: p50/p95/max of the lookup time, the ingest rate of the batches (dedup, story
-and every write, commits and on SQLite the final WAL checkpoint included), the LSH candidates
-per probe (cand: distinct articles sharing a band, whole buckets, before any cut, where
-production reads at most BUCKET_SAMPLE per bucket; verif: those of them
+and every write, commits and on SQLite the final WAL checkpoint included), the near-copy
+candidates per probe (cand: distinct articles sharing an anchor, whole buckets, before any
+cut, where production reads at most BUCKET_SAMPLE per bucket; verif: those of them
 `dedup.worth_verifying` keeps), whether the stored probes were classified as generated (near
 copies linked, write-ups in their story), peak RSS (`resource.getrusage`) and current RSS of
 the probing process, and the fill time and rate.
@@ -70,7 +70,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from extractors.records import Article  # noqa: E402
-from storage import dedup, lsh, stories  # noqa: E402
+from storage import dedup, stories  # noqa: E402
 from storage.repository import NewArticle, open_corpus  # noqa: E402
 
 STREAM = ROOT.parent / "shared" / "bench" / "dedup" / "news_stream.jsonl"
@@ -352,7 +352,7 @@ def _batch_rows(args: tuple[int, int, dict[str, int], int]) -> dict:
                 "published": g.published,
                 "text_hash": fp.text_hash,
                 "minhash": fp.signature,
-                "bands": fp.band_keys,
+                "anchors": fp.anchors,
             }
             if g.copy_of is None:
                 originals[g.number] = len(batch["articles"])
@@ -379,7 +379,7 @@ def _batch_rows(args: tuple[int, int, dict[str, int], int]) -> dict:
 
 def _cache_version() -> str:
     """The generator's version and the fingerprint scheme's: cached batches hold signatures and
-    band keys, stale when `storage.dedup` changes them."""
+    anchors, stale when `storage.dedup` changes them."""
     sample = dedup.fingerprint(" ".join(f"word{i}" for i in range(100)))
     scheme = hashlib.blake2b(repr(sample).encode(), digest_size=4).hexdigest()
     return f"v{GENERATOR_VERSION}-{scheme}"
@@ -461,10 +461,13 @@ class Loader:
         with self.engine.begin() as conn:
             self.next_article = (conn.scalar(sa.text("SELECT max(id) FROM articles")) or 0) + 1
             self.next_story = (conn.scalar(sa.text("SELECT max(id) FROM stories")) or 0) + 1
-            # Random inserts into the LSH index of tens of millions of rows made the fill slower
-            # with every batch: the index is dropped for the fill and built again at its end.
-            for drop in lsh.DROP_INDEX:
-                conn.execute(sa.text(drop))
+            # Random inserts into an index of tens of millions of anchors made the fill slower
+            # with every batch: the fill's anchors go to a table without an index (SQLite) or
+            # the table loses its primary key (PostgreSQL), and the index is built at its end.
+            if self.sqlite:
+                conn.execute(sa.text(_FILL_ANCHORS))
+            else:
+                conn.execute(sa.text(_DROP_ANCHOR_KEY))
         self.articles = 0
         self.terms: Counter[str] = Counter()
         self.documents = 0
@@ -489,7 +492,7 @@ class Loader:
             )
             for term in stories.top_terms(s["centroid"], stories.INDEX_TERMS):
                 term_rows.append((term, sid, s["last"]))
-        article_rows, band_rows = [], []
+        article_rows, anchor_rows = [], []
         ids: dict[tuple[int, int], int] = {}
         for a in batch["articles"]:
             story, number, copy_of, exact = a["g"]
@@ -528,20 +531,20 @@ class Loader:
                     story_ids[story],
                 )
             )
-            band_rows.extend((aid, b, k) for b, k in a["bands"])
+            anchor_rows.extend((anchor, aid) for anchor in a["anchors"])
         self.terms.update(batch["terms"])
         self.articles += len(article_rows)
         if self.sqlite:
-            self._sqlite(story_rows, term_rows, article_rows, band_rows)
+            self._sqlite(story_rows, term_rows, article_rows, anchor_rows)
         else:
-            self._copy(story_rows, term_rows, article_rows, band_rows)
+            self._copy(story_rows, term_rows, article_rows, anchor_rows)
 
     _ARTICLE_COLUMNS = (
         "id, url, canonical_url, title, author, site, published, fetched, language, body, text, "
         "source, text_hash, minhash, duplicate_of, duplicate_reason, similarity, story_id"
     )
 
-    def _sqlite(self, story_rows, term_rows, article_rows, band_rows) -> None:
+    def _sqlite(self, story_rows, term_rows, article_rows, anchor_rows) -> None:
         def ts(d: datetime) -> str:
             return d.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -562,13 +565,13 @@ class Loader:
                 [(*r[:6], ts(r[6]), ts(r[7]), *r[8:]) for r in article_rows],
             )
             cur.executemany(
-                "INSERT INTO lsh_bands (article_id, band, key) VALUES (?, ?, ?)", band_rows
+                "INSERT INTO fill_anchors (anchor, article_id) VALUES (?, ?)", anchor_rows
             )
             raw.commit()
         finally:
             raw.close()
 
-    def _copy(self, story_rows, term_rows, article_rows, band_rows) -> None:
+    def _copy(self, story_rows, term_rows, article_rows, anchor_rows) -> None:
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
@@ -580,7 +583,7 @@ class Loader:
                 ),
                 ("story_terms", "term, story_id, last_published", term_rows),
                 ("articles", self._ARTICLE_COLUMNS, article_rows),
-                ("lsh_bands", "article_id, band, key", band_rows),
+                ("text_anchors", "anchor, article_id", anchor_rows),
             ):
                 with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
@@ -617,9 +620,23 @@ class Loader:
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT max(id) FROM {table}))"
                     )
-            if not self.sqlite:
+            if self.sqlite:
+                # The table, rebuilt in index order: appends to its B-tree.
+                table = cur.execute(
+                    "SELECT sql FROM sqlite_master WHERE name = 'text_anchors'"
+                ).fetchone()[0]
+                cur.execute(table.replace("text_anchors", "text_anchors_new", 1))
+                cur.execute(
+                    "INSERT INTO text_anchors_new SELECT anchor, article_id FROM "
+                    "(SELECT * FROM text_anchors UNION ALL SELECT * FROM fill_anchors) "
+                    "ORDER BY anchor, article_id"
+                )
+                cur.execute("DROP TABLE text_anchors")
+                cur.execute("DROP TABLE fill_anchors")
+                cur.execute("ALTER TABLE text_anchors_new RENAME TO text_anchors")
+            else:
                 cur.execute("SET maintenance_work_mem = '1GB'")
-            cur.execute(lsh.CREATE_INDEX)
+                cur.execute(_ADD_ANCHOR_KEY)
             cur.execute("ANALYZE")
             raw.commit()
         finally:
@@ -632,6 +649,13 @@ class Loader:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM (ANALYZE)"))
         self.engine.dispose()
+
+
+_FILL_ANCHORS = "CREATE TABLE IF NOT EXISTS fill_anchors (anchor BIGINT, article_id INTEGER)"
+_DROP_ANCHOR_KEY = "ALTER TABLE text_anchors DROP CONSTRAINT IF EXISTS pk_text_anchors"
+_ADD_ANCHOR_KEY = (
+    "ALTER TABLE text_anchors ADD CONSTRAINT pk_text_anchors PRIMARY KEY (anchor, article_id)"
+)
 
 
 def _fill(url: str, size: int, next_story: int, workers: int, queue: mp.Queue) -> None:
@@ -782,16 +806,16 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
 
 
 def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
-    """LSH candidates of a text (distinct articles sharing a band) and how many of them
+    """Near-copy candidates of a text (distinct articles sharing an anchor) and how many of them
     `dedup.worth_verifying` keeps, before any cut."""
     fp = dedup.fingerprint(body)
-    if not fp.band_keys:
+    if not fp.anchors:
         return 0, 0
-    pairs = " OR ".join(f"(band = {b} AND key = {k})" for b, k in fp.band_keys)
+    anchors = ", ".join(str(a) for a in fp.anchors)
     found = conn.execute(
         sa.text(
             "SELECT c.hits, a.minhash FROM (SELECT article_id, count(*) AS hits "
-            f"FROM lsh_bands WHERE {pairs} GROUP BY article_id) c "
+            f"FROM text_anchors WHERE anchor IN ({anchors}) GROUP BY article_id) c "
             "JOIN articles a ON a.id = c.article_id"
         )
     ).all()

@@ -1,28 +1,29 @@
-"""Text fingerprints for deduplication: normalised text, its hash, MinHash, LSH band keys, and
-the overlap measures that decide whether one text is a near copy of another.
+"""Text fingerprints for deduplication: normalised text, its hash, MinHash, the anchors of the
+candidate index, and the overlap measures that decide whether one text is a near copy of another.
 
 Plain functions, no database. The one text normalisation of the project lives here
-(`normalise_text`); everything that compares texts calls it.
+(`normalise_text`, `STOP_WORDS`); everything that compares texts calls it.
 
 Near copies (syndicated or lightly edited copies of one text) are found in two steps:
 
 1. Candidates. Only the *content* of a body is compared: header and footer lines that outlets
    add around a wire text (share bars, "By X Staff", "Site | Updated 9:41 a.m.", copyright and
    newsletter lines, "Related: ...") are peeled off its edges and a wire dateline ("(AP) -")
-   is cut from its first line (`content_words`). Two MinHash signatures are taken over word
-   3-shingles: one of the whole content and one of its lead (the first `LEAD_WORDS` words).
-   Their LSH band keys (`BANDS` bands of `ROWS` rows each; lead bands numbered after the full
-   ones) are stored in the database, so a trimmed copy (same lead, a short tail) and a copy
-   with a rewritten lead (same body) both meet their original in some band. With 42 bands of
-   2 rows per signature, texts of Jaccard s share a band with probability
-   1 - (1 - s**2)**42: ≈ 0.6 at s = 0.15, ≈ 0.93 at s = 0.25, ≈ 0.004 for unrelated texts
-   (s ≈ 0.01). Rows of 2 rather than 3 because a trimmed copy can share as little as 0.2 of
-   its original's shingles (3 rows give ≈ 0.29 at s = 0.2 against 0.82, and lost 2.6 points
-   of recall on the bench; a 40-word lead signature lost 4.5); ingest keeps the
-   MAX_BAND_CANDIDATES articles sharing the most bands (`storage.ingest`), and
-   `worth_verifying` drops those that share few bands and few MinHash values (unrelated texts
-   meeting in a band through a common phrase: ~20 per lookup at 100k articles on
-   bench/scale.py, growing with the corpus), so the looser bands never cost unbounded work.
+   is cut from its first line (`content_words`). The candidates of a text are the stored
+   texts that share its *anchors* (`anchors`): the word 3-shingles whose (remixed) hash is 0 modulo
+   ANCHOR_RATE, anywhere in the content, and modulo LEAD_ANCHOR_RATE, in its first
+   LEAD_ANCHOR_WORDS words. A sample chosen by the shingle itself, not by the text it is in,
+   is the same in every text that holds the shingle, so the anchors two texts share are a
+   sample of the shingles they share: a trimmed copy holding a fifth of its original shares a
+   fifth of the original's anchors and all of its lead anchors; a copy with a rewritten lead
+   meets its original in the body. (MinHash bands, the classic index, favour texts of high
+   *Jaccard*: a trimmed copy has a low one, so they needed 84 bands of 2 rows per text for
+   this; the anchors need ~24 per text of ~300 words, and each is an index entry to write and
+   to probe.) Shingles of stop words only ("one of the", "as well as") are never
+   anchors: every text has them. Ingest keeps the MAX_CANDIDATES articles sharing the
+   most anchors (`storage.ingest`), and `worth_verifying` drops those that share few anchors
+   and few MinHash values (a write-up of the same event quoting one sentence, or a common
+   phrase), before their texts are read.
 2. Verification, on the exact shingle sets of the two contents (`overlap`), by `is_near_copy`:
    the two share at least `NEAR_COPY_THRESHOLD` Jaccard, or the smaller is at least
    `CONTAINMENT_THRESHOLD` contained in the larger *and* one lead is at least
@@ -54,8 +55,15 @@ SHINGLE_WORDS = 3
 LEAD_WORDS = 80
 NUM_PERM = 128
 MINHASH_SEED = 20_240_601
-BANDS = 42  # per signature: full-text bands are 0..BANDS-1, lead bands BANDS..2*BANDS-1
-ROWS = 2
+# Anchors (see the module docstring). On the bench stream, fed in arrival order, every near copy
+# the 84 MinHash bands put in reach of its group (572 of 573) shares an anchor with it, for ~24
+# anchors per text; the real syndicated copies are the ones on the edge (they share ~half their
+# shingles and seldom the lead): at 1/48 one of them shares none and near-copy recall falls
+# from 0.973 to 0.902; at 1/16 none shares fewer than 2. LEAD_ANCHOR_RATE divides ANCHOR_RATE:
+# in the lead the anchors of the content are lead anchors too.
+ANCHOR_RATE = 16
+LEAD_ANCHOR_RATE = 4
+LEAD_ANCHOR_WORDS = 40
 # Verification thresholds (exact sets of content 3-shingles). On the bench stream, fed in
 # arrival order: containment 0.7 with lead 0.6 gives pairwise F1 0.975 with 0.4% same-story
 # false merges; containment 0.65 gains 0.4 point of recall for 1.5% false merges, and 0.75
@@ -76,15 +84,33 @@ CHAR_LEAD_CONTAINMENT_THRESHOLD = 0.7
 # only the ~12 character grams around them), and 99% of pairs are below 0.4.
 CHAR_MIN_WORD_CONTAINMENT = 0.4
 MIN_NEAR_COPY_WORDS = 15
-# LSH candidates verified on their texts (`worth_verifying`). On the bench stream (1,997
-# candidate pairs, 1,024 of them near copies) no near copy has both fewer than 4 shared bands
-# and an estimated Jaccard under 0.1: these keep every one, with a margin on the Jaccard.
-VERIFY_MIN_BANDS = 4
+# Candidates verified on their texts (`worth_verifying`). On the bench stream (12,700 candidate
+# pairs, 1,130 of them in one gold group) one pair of a group shares fewer than 4 anchors and
+# has an estimated Jaccard under 0.08 (its copy is linked through another member); 882 pairs
+# that are no copies pass (11,565 share an anchor).
+VERIFY_MIN_ANCHORS = 4
 VERIFY_MIN_JACCARD = 0.08
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
 _WINDOW_BASE = np.uint64(1099511628211)  # the 64-bit FNV prime: a good multiplier
 _SIGNATURE_BYTES = NUM_PERM * _SIGNATURE_DTYPE.itemsize
+# Anchors are chosen on a remix of the shingle hash (its low bits are the last word's hash times
+# a power of the window base, its high bits depend on every word), the golden-ratio multiplier.
+_ANCHOR_MIX = np.uint64(0x9E3779B97F4A7C15)
+_ANCHOR_BITS = np.uint64(40)
+
+# Stop words: never anchors alone (here), never story terms (storage.stories).
+_STOP_WORDS = """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own said same says she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves one two new also told year years according people last first
+    would could may might must shall since still however though even like well many much get
+    got make made say us"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+•·]|\d{1,3}[.)])[ \t]+", re.MULTILINE)
@@ -116,8 +142,8 @@ _WIRE_SOURCE = re.compile(
 )
 
 # The MinHash is datasketch's ("affine32" scheme, its permutations from the seed), computed here
-# on one matrix for the full text and its lead: datasketch's update_batch takes a Python list
-# (a third of the fingerprint's time). tests/storage/test_dedup.py checks both agree.
+# on one matrix: datasketch's update_batch takes a Python list (a third of the fingerprint's
+# time). tests/storage/test_dedup.py checks both agree.
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32").permutations
 _FMIX32 = (
     np.uint32(16),
@@ -180,42 +206,44 @@ def shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
 
 def minhash_signature(body: str) -> bytes:
     """MinHash of the content's word shingles: NUM_PERM little-endian uint32 values."""
-    return _signatures(content_words(body))[0]
+    return _signature(content_words(body))
 
 
-def band_keys(signature: bytes, *, first_band: int = 0) -> list[tuple[int, int]]:
-    """(band, key) pairs of the LSH index, bands numbered from `first_band`: key = a
-    non-negative 63-bit hash of the band's rows (a polynomial of its MinHash values, which are
-    random already), so it fits a signed BIGINT."""
-    if len(signature) != _SIGNATURE_BYTES:
-        raise ValueError(f"a signature is {_SIGNATURE_BYTES} bytes, got {len(signature)}")
-    values = np.frombuffer(signature, dtype=_SIGNATURE_DTYPE)[: BANDS * ROWS].astype(np.uint64)
-    rows = values.reshape(BANDS, ROWS)
-    keys = np.zeros(BANDS, dtype=np.uint64)
-    for j in range(ROWS):  # wraps modulo 2**64, as intended
-        keys = keys * _WINDOW_BASE + rows[:, j]
-    bands = range(first_band, first_band + BANDS)
-    return list(zip(bands, (keys >> np.uint64(1)).tolist(), strict=True))
+def anchors(words: Sequence[str]) -> tuple[int, ...]:
+    """The anchors of content words (`content_words`), sorted: the non-negative 63-bit hashes
+    of the word 3-shingles sampled at ANCHOR_RATE, and at LEAD_ANCHOR_RATE in the first
+    LEAD_ANCHOR_WORDS words, leaving out shingles of stop words only."""
+    hashes = _windows(_word_hashes(words), SHINGLE_WORDS)
+    if not hashes.size:
+        return ()
+    keep = np.ones(hashes.size, dtype=bool)
+    if len(words) >= SHINGLE_WORDS:
+        stop = np.fromiter((w in STOP_WORDS for w in words), dtype=bool, count=len(words))
+        keep = ~(stop[:-2] & stop[1:-1] & stop[2:])
+    mixed = (hashes * _ANCHOR_MIX) >> _ANCHOR_BITS  # wraps modulo 2**64, as intended
+    chosen = keep & (mixed % np.uint64(ANCHOR_RATE) == 0)
+    lead = max(1, min(len(words), LEAD_ANCHOR_WORDS) - SHINGLE_WORDS + 1)
+    chosen[:lead] |= keep[:lead] & (mixed[:lead] % np.uint64(LEAD_ANCHOR_RATE) == 0)
+    return tuple(np.unique(hashes[chosen] >> np.uint64(1)).tolist())
 
 
-def worth_verifying(shared_bands: int, signature: bytes, other: bytes | None) -> bool:
-    """Whether an LSH candidate is worth verifying on its text: it shares VERIFY_MIN_BANDS
-    bands (full text and lead) with the new text, or their full-text signatures agree on
-    VERIFY_MIN_JACCARD of their values. Two unrelated texts that meet in one band because both
-    hold a common phrase ("one of the") agree on that band's ROWS values and a few more by
-    chance, an estimated Jaccard of 0.02-0.05. The candidate's signature (`other`) is needed
-    only when `needs_signature`."""
-    if not needs_signature(shared_bands):
+def worth_verifying(shared_anchors: int, signature: bytes, other: bytes | None) -> bool:
+    """Whether a candidate is worth verifying on its text: it shares VERIFY_MIN_ANCHORS anchors
+    with the new text, or their signatures agree on VERIFY_MIN_JACCARD of their values. Two
+    texts that share one or two anchors because both quote one sentence, or hold a common
+    phrase, agree on a few values by chance, an estimated Jaccard of 0.02-0.05. The
+    candidate's signature (`other`) is needed only when `needs_signature`."""
+    if not needs_signature(shared_anchors):
         return True
     if other is None:
         raise ValueError("the candidate's signature is needed")
     return estimated_jaccard(signature, other) >= VERIFY_MIN_JACCARD
 
 
-def needs_signature(shared_bands: int) -> bool:
+def needs_signature(shared_anchors: int) -> bool:
     """Whether `worth_verifying` needs the candidate's signature (each is a random read at
-    1M articles): not when it shares enough bands."""
-    return shared_bands < VERIFY_MIN_BANDS
+    1M articles): not when it shares enough anchors."""
+    return shared_anchors < VERIFY_MIN_ANCHORS
 
 
 def estimated_jaccard(sig_a: bytes, sig_b: bytes) -> float:
@@ -233,38 +261,30 @@ class Fingerprint:
 
     text_hash: str | None  # None for a text with no words: such texts never dedup by text
     signature: bytes  # MinHash of the content
-    lead_signature: bytes  # MinHash of the content's first LEAD_WORDS words
     word_count: int  # words of the content
-    # Full-text then lead bands; empty when too short to be a near-copy candidate.
-    band_keys: tuple[tuple[int, int], ...]
+    anchors: tuple[int, ...]  # `anchors`; empty when too short to be a near-copy candidate
 
     @property
     def near_copy_candidate(self) -> bool:
-        return bool(self.band_keys)
+        return bool(self.anchors)
 
 
 def fingerprint(body: str) -> Fingerprint:
     normalised = normalise_text(body)
     words = content_words(body)
-    signature, lead_signature = _signatures(words)
-    eligible = len(words) >= MIN_NEAR_COPY_WORDS
-    keys = (*band_keys(signature), *band_keys(lead_signature, first_band=BANDS))
     return Fingerprint(
         text_hash=_sha256(normalised) if normalised else None,
-        signature=signature,
-        lead_signature=lead_signature,
+        signature=_signature(words),
         word_count=len(words),
-        band_keys=keys if eligible else (),
+        anchors=anchors(words) if len(words) >= MIN_NEAR_COPY_WORDS else (),
     )
 
 
-def _signatures(words: Sequence[str]) -> tuple[bytes, bytes]:
-    """The MinHash of the words' shingles and of their first LEAD_WORDS words' shingles: the
-    lead's shingles are the first ones of the text, so both come from one matrix."""
+def _signature(words: Sequence[str]) -> bytes:
+    """The MinHash of the words' shingles."""
     hashes = _windows(_word_hashes(words), SHINGLE_WORDS)
     if not hashes.size:
-        empty = np.full(NUM_PERM, np.iinfo(_SIGNATURE_DTYPE).max, dtype=_SIGNATURE_DTYPE)
-        return empty.tobytes(), empty.tobytes()
+        return np.full(NUM_PERM, np.iinfo(_SIGNATURE_DTYPE).max, dtype=_SIGNATURE_DTYPE).tobytes()
     # The high 32 bits (they depend on every word of the shingle), pre-mixed and permuted.
     values = (hashes >> np.uint64(32)).astype(np.uint32)
     s1, m1, s2, m2, s3 = _FMIX32  # the MurmurHash3 finalizer, as datasketch's
@@ -275,11 +295,7 @@ def _signatures(words: Sequence[str]) -> tuple[bytes, bytes]:
     values = values ^ (values >> s3)
     a, b = _PERMUTATIONS
     permuted = values[:, np.newaxis] * a + b  # wraps modulo 2**32, as datasketch's
-    lead = permuted[: _lead_windows(len(words))]
-    return (
-        permuted.min(axis=0).astype(_SIGNATURE_DTYPE).tobytes(),
-        lead.min(axis=0).astype(_SIGNATURE_DTYPE).tobytes(),
-    )
+    return permuted.min(axis=0).astype(_SIGNATURE_DTYPE).tobytes()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ group, stories (level 4), and the rows written.
 
 `Corpus.add_articles` runs it: `prepare` each article (fingerprint and story terms, outside the
 transaction), then in the transaction an `IngestBatch`: `prefetch` reads what the whole batch
-needs in a few queries (stored canonical URLs, originals by text, LSH buckets of every band key,
+needs in a few queries (stored canonical URLs, originals by text, the buckets of every anchor,
 the signatures and texts of the candidates, story index entries and stories), `add` places the
 articles one by one in arrival order, and `flush` writes the rows. Each article sees every
 article before it, those of its own batch included (held in memory until the flush), exactly
@@ -12,9 +12,9 @@ cost ~25 ms an article, most of it round trips and random reads; a batch's queri
 ~1 ms an article. `Corpus.lookup` is the same placement for one article, nothing written.
 
 The pipeline, per article: same canonical URL -> known (nothing new stored); same text ->
-copy of that text's original; else LSH candidates (stored band keys, and this batch's) kept
-when they share enough of the signature (`dedup.worth_verifying`), verified on their texts
-(`dedup.overlap`), the best match links the article to its group's original; an older
+copy of that text's original; else near-copy candidates (stored anchors, and this batch's)
+kept when they share enough anchors or of the signature (`dedup.worth_verifying`), verified on
+their texts (`dedup.overlap`), the best match links the article to its group's original; an older
 article takes over its group (`_become_original`); an original is clustered into a story
 (`stories.StoryIndex`), a copy joins its original's story.
 """
@@ -27,20 +27,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from extractors.records import Article, RelevanceMatch
-from storage import dedup, lsh, stories
+from storage import anchor_index, dedup, stories
 from storage.database import advance_sequence, chunks, upsert
 from storage.schema import article_watches, articles, pages
 
 SOURCES = ("seed", "feed", "ingest")
-# LSH candidates: the articles sharing the most band keys with the new text, at most this many
-# (ties: the newest), of which dedup.worth_verifying keeps those whose texts are compared.
-MAX_BAND_CANDIDATES = 50
+# Near-copy candidates: the articles sharing the most anchors with the new text, at most this
+# many (ties: the newest), of which dedup.worth_verifying keeps those whose texts are compared.
+MAX_CANDIDATES = 50
 # When an older article takes over a duplicate group, at most this many links get their
 # reason measured again (the rest say which group they are in).
 MAX_REPOINTED_REASONS = 200
@@ -174,12 +175,12 @@ class IngestBatch:
         self._originals: dict[str, int | None] = {}  # text hash -> its original
         self._members: dict[int, _Member] = {}
         self._signatures: dict[int, bytes] = {}
-        self._buckets: dict[lsh.Pair, list[int]] = {}  # stored members, at most BUCKET_SAMPLE
-        self._batch_buckets: dict[lsh.Pair, list[int]] = {}  # this batch's articles
+        self._buckets: dict[int, list[int]] = {}  # anchor -> stored members (BUCKET_SAMPLE)
+        self._batch_buckets: dict[int, list[int]] = {}  # anchor -> this batch's articles
         self._batch_ids: set[int] = set()  # this batch's articles
         # Rows to write at the flush.
         self._articles: list[dict[str, Any]] = []
-        self._bands: list[tuple[int, int, int]] = []
+        self._anchors: list[tuple[int, int]] = []  # (anchor, article_id)
         self._pages: list[dict[str, Any]] = []
         self._matches: list[dict[str, Any]] = []
         self._next_id: int | None = None
@@ -195,7 +196,9 @@ class IngestBatch:
         copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
 
         near = [p.fingerprint for p in new if p.fingerprint.near_copy_candidate]
-        self._buckets.update(lsh.bucket_members(self._conn, [k for f in near for k in f.band_keys]))
+        self._buckets.update(
+            anchor_index.bucket_members(self._conn, [a for f in near for a in f.anchors])
+        )
         # Stored candidates: those of the batch's articles cannot push them out of the
         # ranking, only down it.
         ranked = [(f, self._ranked_candidates(f)) for f in near]
@@ -230,11 +233,11 @@ class IngestBatch:
             self._originals.update((h, i) for h, i, copy_of in rows if copy_of is None)
 
     def _read_signatures(self, ranked: Iterable[tuple[int, int]]) -> None:
-        """Read the signatures `dedup.worth_verifying` needs of these (candidate, bands shared)
-        and were not read yet, in one query."""
+        """Read the signatures `dedup.worth_verifying` needs of these (candidate, anchors
+        shared) and were not read yet, in one query."""
         missing = {i for i, n in ranked if dedup.needs_signature(n)} - self._signatures.keys()
         if missing:
-            self._signatures.update(lsh.signatures(self._conn, list(missing)))
+            self._signatures.update(anchor_index.signatures(self._conn, list(missing)))
 
     def _read_members(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - self._members.keys())
@@ -281,27 +284,28 @@ class IngestBatch:
         return self._originals[text_hash]
 
     def _ranked_candidates(self, fingerprint: dedup.Fingerprint) -> list[tuple[int, int]]:
-        """(article, bands shared) for the MAX_BAND_CANDIDATES articles sharing the most bands
+        """(article, anchors shared) for the MAX_CANDIDATES articles sharing the most anchors
         (ties: the newest first), stored or of this batch: the first BUCKET_SAMPLE members of
         each bucket count."""
-        missing = [k for k in fingerprint.band_keys if k not in self._buckets]
+        missing = [a for a in fingerprint.anchors if a not in self._buckets]
         if missing:  # (not read ahead: the batch's flushed articles are counted apart)
-            for key, found in lsh.bucket_members(self._conn, missing).items():
-                self._buckets[key] = [i for i in found if i not in self._batch_ids]
+            for anchor, found in anchor_index.bucket_members(self._conn, missing).items():
+                self._buckets[anchor] = [i for i in found if i not in self._batch_ids]
         hits: Counter[int] = Counter()
-        for key in fingerprint.band_keys:
-            members = self._buckets[key]
-            if len(members) < lsh.BUCKET_SAMPLE and key in self._batch_buckets:
-                members = (members + self._batch_buckets[key])[: lsh.BUCKET_SAMPLE]
+        sample = anchor_index.BUCKET_SAMPLE
+        for anchor in fingerprint.anchors:
+            members = self._buckets[anchor]
+            if len(members) < sample and anchor in self._batch_buckets:
+                members = (members + self._batch_buckets[anchor])[:sample]
             hits.update(members)
-        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))
-        return ranked[:MAX_BAND_CANDIDATES]
+        ranked = sorted(hits.items(), key=itemgetter(1, 0), reverse=True)  # (ids are unique)
+        return ranked[:MAX_CANDIDATES]
 
     def _worth_verifying(
         self, fingerprint: dedup.Fingerprint, ranked: list[tuple[int, int]] | None = None
     ) -> list[int]:
         """The candidates (`_ranked_candidates`) whose texts are compared: unrelated texts
-        meeting in a band through a common phrase are dropped here, before their texts are
+        sharing an anchor through a common phrase are dropped here, before their texts are
         read."""
         if ranked is None:
             ranked = self._ranked_candidates(fingerprint)
@@ -394,9 +398,9 @@ class IngestBatch:
         # Copies are indexed too: a later copy may be closer to a copy than to the original.
         self._signatures[article_id] = fingerprint.signature
         self._batch_ids.add(article_id)
-        for key in fingerprint.band_keys:
-            self._batch_buckets.setdefault(key, []).append(article_id)
-            self._bands.append((article_id, *key))
+        for anchor in fingerprint.anchors:
+            self._batch_buckets.setdefault(anchor, []).append(article_id)
+            self._anchors.append((anchor, article_id))
         self._hold_page_and_matches(item, article_id)
         if link is not None and _is_older(article, link.original):
             self.flush()
@@ -431,16 +435,16 @@ class IngestBatch:
         ]
 
     def flush(self) -> None:
-        """Write what the batch holds: stories first, then the articles, their band keys,
-        pages and relevance matches."""
+        """Write what the batch holds: stories first, then the articles, their anchors, pages
+        and relevance matches."""
         conn = self._conn
         self.stories.flush()
         if self._articles:
             conn.execute(articles.insert(), self._articles)
             advance_sequence(conn, articles)
             self._articles = []
-        lsh.add_keys(conn, self._bands)
-        self._bands = []
+        anchor_index.add_anchors(conn, self._anchors)
+        self._anchors = []
         if self._pages:
             # One page row per URL and statement (ON CONFLICT cannot touch a row twice).
             for rows in _unique_runs(self._pages, "url"):

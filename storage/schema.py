@@ -122,14 +122,15 @@ pages = sa.Table(
     sa.Index(None, "article_id"),
 )
 
-# The MinHash LSH index: one row per band of every near-copy candidate original.
-lsh_bands = sa.Table(
-    "lsh_bands",
+# The near-copy candidate index: one row per anchor of every near-copy candidate (copies
+# included), see storage/anchor_index.py. The primary key is the index; on SQLite the table is
+# that index alone.
+text_anchors = sa.Table(
+    "text_anchors",
     metadata,
+    sa.Column("anchor", sa.BigInteger, primary_key=True),
     sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
-    sa.Column("band", sa.SmallInteger, primary_key=True),
-    sa.Column("key", sa.BigInteger, nullable=False),
-    sa.Index(None, "band", "key", "article_id"),  # covering: see storage/lsh.py
+    sqlite_with_rowid=False,
 )
 
 # Stories (dedup level 4): clusters of original articles about one event, see storage/stories.py.

@@ -54,7 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.database import advance_sequence, chunks, upsert
-from storage.dedup import normalise_text
+from storage.dedup import STOP_WORDS, normalise_text
 from storage.schema import stories, story_terms
 
 # Publication-time window: a story is a candidate when the article falls within WINDOW of its
@@ -84,17 +84,6 @@ DOCUMENTS = ""
 # Document frequencies a process keeps between batches (`StoredFrequencies`): ~100 MB at most.
 MAX_CACHED_TERMS = 500_000
 
-_STOP_WORDS = """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few
-    for from further had has have having he her here hers herself him himself his how i if in
-    into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours ourselves out over own said same says she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until
-    up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves one two new also told year years according people last first
-    would could may might must shall since still however though even like well many much get
-    got make made say us"""
-STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 # A word (a letter, then letters, digits, apostrophes, dots and hyphens). Splitting a line on it
 # gives the text before each word since the previous one, then the word (faster than a pattern
@@ -235,33 +224,38 @@ def join_rule(documents: int) -> tuple[float, float]:
 
 def best_story(
     article: Mapping[str, float],
-    candidates: Iterable[tuple[int, Mapping[str, float]]],
+    candidates: Iterable[tuple[int, Mapping[str, float], tuple[float, float]]],
     *,
     threshold: float = JOIN_THRESHOLD,
     entity_bonus: float = ENTITY_BONUS,
 ) -> tuple[int, float] | None:
-    """The candidate story (id, centroid) that scores best with the article, if it scores at
-    least `threshold`: the cosine of the two vectors plus `entity_bonus` times the cosine of
-    their entities alone (shared names are the surest sign of one event)."""
+    """The candidate story (id, centroid, `centroid_norms` of it) that scores best with the
+    article, if it scores at least `threshold`: the cosine of the two vectors plus
+    `entity_bonus` times the cosine of their entities alone (shared names are the surest sign
+    of one event)."""
     best: tuple[int, float] | None = None
-    norm = _norm(article.values())
-    entity_norm = _norm(w for t, w in article.items() if t.startswith(ENTITY))
+    norm, entity_norm = centroid_norms(article)
     if not norm:
         return None
-    for story_id, centroid in candidates:
+    for story_id, centroid, (centroid_norm, centroid_entities) in candidates:
         shared = article.keys() & centroid.keys()  # ~20 of the centroid's 100 terms
         if not shared:
             continue
         dot = math.fsum(article[t] * centroid[t] for t in shared)  # in any order: exact
-        score = dot / (norm * _norm(centroid.values()))
+        score = dot / (norm * centroid_norm)
         if entity_bonus:
-            entity_dot = math.fsum(article[t] * centroid[t] for t in shared if t.startswith(ENTITY))
+            entity_dot = math.fsum(article[t] * centroid[t] for t in shared if t[0] == ENTITY)
             if entity_dot:
-                centroid_entities = _norm(w for t, w in centroid.items() if t.startswith(ENTITY))
                 score += entity_bonus * entity_dot / (entity_norm * centroid_entities)
         if score >= threshold and (best is None or score > best[1]):
             best = (story_id, score)
     return best
+
+
+def centroid_norms(weights: Mapping[str, float]) -> tuple[float, float]:
+    """The norm of a vector and of its entities alone (a story's are kept with it: they are
+    `best_story`'s denominators for every article it is scored with)."""
+    return _norm(weights.values()), _norm(w for t, w in weights.items() if t[0] == ENTITY)
 
 
 def _norm(weights: Iterable[float]) -> float:
@@ -400,10 +394,19 @@ class _Story:
     size_added: int = 0  # articles joined since the last flush
     stored_index: frozenset[str] = frozenset()  # its `story_terms` entries when last flushed
     dirty: bool = False  # changed since the last flush
+    _norms: tuple[float, float] | None = None
 
     def set_centroid(self, centroid: dict[str, float]) -> None:
         self.centroid = centroid
         self.index = frozenset(top_terms(centroid, INDEX_TERMS))
+        self._norms = None
+
+    @property
+    def norms(self) -> tuple[float, float]:
+        """`centroid_norms` of the centroid."""
+        if self._norms is None:
+            self._norms = centroid_norms(self.centroid)
+        return self._norms
 
     def cover(self, when: datetime | None) -> None:
         """One more member, published `when` (None: undated): the span covers it, the size
@@ -496,7 +499,7 @@ class StoryIndex:
         found = best_story(
             article.weights,
             (
-                (story.id, story.centroid)
+                (story.id, story.centroid, story.norms)
                 for story in (self._stories[s] for s in ranked)
                 if in_window(article.when, story.first_published, story.last_published)
             ),

@@ -5,11 +5,10 @@ from datasketch import MinHash
 
 from storage import dedup
 from storage.dedup import (
-    BANDS,
     CONTAINMENT_THRESHOLD,
     MIN_NEAR_COPY_WORDS,
     NEAR_COPY_THRESHOLD,
-    band_keys,
+    anchors,
     content_words,
     describe,
     estimated_jaccard,
@@ -88,21 +87,39 @@ def test_signature_is_stable_bytes() -> None:
     assert estimated_jaccard(signature, signature) == 1.0
 
 
-def test_band_keys_fit_a_bigint() -> None:
-    keys = band_keys(minhash_signature(WIRE_BODY))
-    assert [band for band, _ in keys] == list(range(BANDS))
-    assert all(0 <= key < 2**63 for _, key in keys)
-    with pytest.raises(ValueError):
-        band_keys(b"short")
+def test_anchors_are_sorted_bigints_sampled_by_the_shingle() -> None:
+    words = content_words(WIRE_BODY)
+    found = anchors(words)
+    assert list(found) == sorted(set(found)) and all(0 <= a < 2**63 for a in found)
+    assert fingerprint(WIRE_BODY).anchors == found
+    # A sample of shingles, denser in the lead: a few per text, more than the lead's share.
+    assert 0 < len(found) < len(words) // 3
+    assert len(anchors(words[: dedup.LEAD_ANCHOR_WORDS])) > len(
+        found
+    ) * dedup.LEAD_ANCHOR_WORDS / len(words)
+    # Chosen by the shingle, not by the text: a trimmed copy's anchors are all its original's.
+    for kept in (20, 60, len(words) // 2):
+        assert set(anchors(words[:kept])) <= set(found)
+
+
+def test_shingles_of_stop_words_are_never_anchors() -> None:
+    stop_words = sorted(dedup.STOP_WORDS)[:100]
+    assert anchors(stop_words) == ()  # (13 of its 98 shingles are sampled)
+    # With one other word in every shingle, the sampled ones are anchors.
+    assert anchors([w for pair in zip(stop_words, ["kabul"] * 100, strict=True) for w in pair])
+    assert anchors([]) == ()
 
 
 def test_jaccard_estimate_separates_copies_from_other_texts() -> None:
     wire, copy, other = (minhash_signature(b) for b in (WIRE_BODY, COPY_BODY, OTHER_BODY))
     assert estimated_jaccard(wire, copy) >= NEAR_COPY_THRESHOLD
     assert estimated_jaccard(wire, other) < 0.1
-    # The copy shares at least one LSH band with its original, the other story none.
-    assert set(band_keys(wire)) & set(band_keys(copy))
-    assert not set(band_keys(wire)) & set(band_keys(other))
+    # The copy shares anchors with its original, the other story none.
+    wire_anchors, copy_anchors, other_anchors = (
+        set(fingerprint(b).anchors) for b in (WIRE_BODY, COPY_BODY, OTHER_BODY)
+    )
+    assert wire_anchors & copy_anchors
+    assert not wire_anchors & other_anchors
 
 
 def test_estimate_tracks_true_jaccard() -> None:
@@ -122,8 +139,6 @@ def test_short_texts_are_never_near_copy_candidates() -> None:
     assert not fingerprint(short).near_copy_candidate
     assert fingerprint(short).text_hash == text_hash(short)
     assert fingerprint(WIRE_BODY).near_copy_candidate
-    # Full-text bands, then lead bands.
-    assert [band for band, _ in fingerprint(WIRE_BODY).band_keys] == list(range(2 * BANDS))
 
 
 def test_empty_text_has_no_hash() -> None:
@@ -192,10 +207,10 @@ def test_trimmed_and_dressed_copies_are_worth_verifying_other_texts_are_not() ->
         assert dedup.worth_verifying(1, original, fingerprint(copy).signature)
     other = fingerprint(OTHER_BODY).signature
     assert not dedup.worth_verifying(1, original, other)
-    # Many shared bands are reason enough, whatever the full-text estimate says.
-    assert dedup.worth_verifying(dedup.VERIFY_MIN_BANDS, original, other)
+    # Many shared anchors are reason enough, whatever the full-text estimate says.
+    assert dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS, original, other)
     # ... and then the candidate's signature is not read at all (a random read at scale).
-    assert not dedup.needs_signature(dedup.VERIFY_MIN_BANDS)
-    assert dedup.worth_verifying(dedup.VERIFY_MIN_BANDS, original, None)
+    assert not dedup.needs_signature(dedup.VERIFY_MIN_ANCHORS)
+    assert dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS, original, None)
     with pytest.raises(ValueError, match="signature is needed"):
-        dedup.worth_verifying(dedup.VERIFY_MIN_BANDS - 1, original, None)
+        dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS - 1, original, None)

@@ -22,7 +22,7 @@ from storage.repository import (
     DigestConflictError,
     open_corpus,
 )
-from storage.schema import articles, lsh_bands, metadata, pages, term_stats
+from storage.schema import articles, metadata, pages, term_stats, text_anchors
 from tests.storage.revisions import engine_at
 from tests.storage.stories import (
     COPY_BODY,
@@ -69,7 +69,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0009"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0010"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -173,11 +173,11 @@ def test_near_copy_is_linked_to_its_original(corpus: Corpus) -> None:
     found = re.fullmatch(rf"near copy of #{original.id} \(Jaccard (0\.\d\d|1\.00)\)", copy.reason)
     assert found and float(found.group(1)) >= dedup.NEAR_COPY_THRESHOLD
     assert corpus.get_article(copy.id).similarity == pytest.approx(float(found.group(1)), abs=0.01)
-    # Copies are indexed too (a later copy may be closest to a copy), full text and lead.
+    # Copies are indexed too (a later copy may be closest to a copy).
     with corpus.engine.connect() as conn:
-        rows = conn.execute(sa.select(lsh_bands.c.article_id, lsh_bands.c.band)).all()
+        rows = conn.execute(sa.select(text_anchors.c.article_id, text_anchors.c.anchor)).all()
     assert {a for a, _ in rows} == {original.id, copy.id}
-    assert len(rows) == 2 * 2 * dedup.BANDS
+    assert sorted(a for i, a in rows if i == copy.id) == list(dedup.fingerprint(COPY_BODY).anchors)
 
 
 def test_different_article_is_an_original(corpus: Corpus) -> None:
@@ -317,9 +317,10 @@ def test_published_tie_goes_to_the_wire_source(corpus: Corpus) -> None:
         assert later.duplicate_of == wire.id
 
 
-@pytest.mark.parametrize("scheme", ["0001", "0004"])
+@pytest.mark.parametrize("scheme", ["0001", "0004", "0009"])
 def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> None:
-    """0002 and 0005 recompute the signatures and band keys of a former scheme."""
+    """An article stored by a former scheme gets the current signature and anchors (0010 drops
+    the band index and builds the anchor index)."""
     engine = engine_at(database_url, scheme)
     with engine.begin() as conn:  # an article stored by a former scheme
         conn.execute(
@@ -335,16 +336,14 @@ def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> N
                 minhash=b"old" * 4,
             )
         )
-        conn.execute(lsh_bands.insert().values(article_id=1, band=0, key=1))
+        conn.exec_driver_sql("INSERT INTO lsh_bands (article_id, band, key) VALUES (1, 0, 1)")
     engine.dispose()
     with open_corpus(database_url) as corpus:
         with corpus.engine.connect() as conn:
             assert conn.scalar(sa.select(articles.c.minhash)) == dedup.minhash_signature(WIRE_BODY)
-            keys = conn.execute(sa.select(lsh_bands.c.band, lsh_bands.c.key)).all()
-        assert sorted(keys) == sorted(dedup.fingerprint(WIRE_BODY).band_keys)
-        assert "ix_lsh_bands_band_key_article_id" in {
-            index["name"] for index in sa.inspect(corpus.engine).get_indexes("lsh_bands")
-        }
+            found = conn.scalars(sa.select(text_anchors.c.anchor).order_by("anchor")).all()
+        assert tuple(found) == dedup.fingerprint(WIRE_BODY).anchors
+        assert "lsh_bands" not in sa.inspect(corpus.engine).get_table_names()
         copy = corpus.add_article(make_article("https://b.example/2", TRIMMED_BODY), source="feed")
         assert copy.duplicate_of == 1
 
@@ -763,7 +762,7 @@ def test_migrations_to_covering_indexes_keep_the_data(database_url: str) -> None
                 ).scalar()
                 assert table.endswith("WITHOUT ROWID")
                 plan = conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN SELECT article_id FROM lsh_bands WHERE band = 1 AND key = 2"
+                    "EXPLAIN QUERY PLAN SELECT article_id FROM text_anchors WHERE anchor = 2"
                 ).all()
-                assert "COVERING INDEX ix_lsh_bands_band_key_article_id" in str(plan)
+                assert "USING PRIMARY KEY (anchor=?)" in str(plan)
         assert corpus.add_article(make_article("https://a.example/1"), source="feed").is_new

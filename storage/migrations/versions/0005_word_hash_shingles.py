@@ -4,7 +4,7 @@ A shingle's hash is now a polynomial of the 64-bit hashes of its words (one BLAK
 distinct word, cached) instead of a SHA-1 of the shingle's text, and a band key a polynomial of
 its MinHash values instead of a BLAKE2 hash: the fingerprint of a 900-word text costs a third
 of what it did. The signatures (`articles.minhash`) and band keys (`lsh_bands`) of every stored
-article are recomputed (`storage.lsh.rebuild`); no table changes.
+article were recomputed (now by migration 0010); no table changes.
 
 Revision ID: 0005
 Revises: 0004
@@ -17,8 +17,6 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from storage import lsh
-
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -26,7 +24,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    lsh.rebuild(op.get_bind())
+    # The former scheme's keys no longer match: dropped. (This revision once recomputed them
+    # with the live storage code; migration 0010 now computes every signature and the anchor
+    # index that replaced the bands, from the bodies.)
+    op.get_bind().exec_driver_sql("DELETE FROM lsh_bands")
 
 
 def downgrade() -> None:

@@ -1,5 +1,5 @@
 """The LSH band index covers the bucket members: (band, key, article_id) instead of (band, key),
-so that a lookup reads a bucket's members from the index alone (storage/lsh.py).
+so that a lookup reads a bucket's members from the index alone (replaced by 0010).
 
 At a million articles this builds an index of ~84M entries: several minutes.
 
@@ -25,7 +25,7 @@ NEW = "ix_lsh_bands_band_key_article_id"
 
 def upgrade() -> None:
     conn = op.get_bind()
-    # (IF NOT EXISTS: migrations 0002 and 0005 rebuild the band index with storage.lsh, which
+    # (IF NOT EXISTS: migrations 0002 and 0005 once rebuilt the band index with storage.lsh, which
     # makes the new one.)
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {NEW} ON lsh_bands (band, key, article_id)")
     conn.exec_driver_sql(f"DROP INDEX IF EXISTS {OLD}")

@@ -1,0 +1,126 @@
+"""The near-copy candidate index in the database (`text_anchors`): an article's anchors, the
+candidates of a new text, and the rebuild of the whole index when the fingerprint scheme
+changes.
+
+The anchors are `storage.dedup.anchors` of an article's content. The index lives in the
+database, not in memory: every worker shares it and nothing is lost on a restart. It is one
+B-tree keyed by (anchor, article_id) (SQLite: a WITHOUT ROWID table; PostgreSQL: the primary
+key): a lookup reads a bucket's members from the index alone, and an article's ~18 anchors are
+~18 entries to write, each at a random place of the tree (at a million articles, what ingest
+spends most on). Statements are driver SQL with positional parameters or arrays: SQLAlchemy's
+processing of many named parameters cost more than the query itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storage import dedup
+from storage.schema import SIGNATURE_INDEX, articles, text_anchors
+
+# Members read per bucket (see bucket_members).
+BUCKET_SAMPLE = 20
+REBUILD_BATCH = 500
+
+
+def add_anchors(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
+    """Index (anchor, article_id) rows, in one statement, in index order (neighbouring entries
+    of the index are written together)."""
+    if not rows:
+        return
+    ordered = sorted(rows)
+    if conn.dialect.name == "postgresql":
+        anchors, ids = zip(*ordered, strict=True)
+        conn.exec_driver_sql(_POSTGRESQL_INSERT, (list(anchors), list(ids)))
+    else:
+        conn.exec_driver_sql(_SQLITE_INSERT, ordered)
+
+
+def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[int]]:
+    """The articles holding each anchor, at most BUCKET_SAMPLE of each, the oldest first. A
+    bucket of thousands (a phrase every article of a topic uses) says little about any of
+    them, and reading it all would cost more than the rest of the lookup; a large duplicate
+    group is found through any of its members."""
+    anchors = list(dict.fromkeys(anchors))
+    members: dict[int, list[int]] = {anchor: [] for anchor in anchors}
+    if not anchors:
+        return members
+    if conn.dialect.name == "postgresql":
+        for anchor, article_id in conn.exec_driver_sql(_POSTGRESQL_QUERY, (anchors,)):
+            members[anchor].append(article_id)
+    else:
+        for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json.dumps(anchors),)):
+            if found:
+                members[anchor] = [int(a) for a in found.split(",")]
+    for found in members.values():
+        found.sort()
+    return members
+
+
+def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]:
+    """The stored MinHash signatures of these articles."""
+    ids = sorted(set(article_ids))
+    if conn.dialect.name == "sqlite":  # (the planner would take the row by its id)
+        rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json.dumps(ids),))
+    else:
+        rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,))
+    return {i: bytes(m) for i, m in rows}
+
+
+def rebuild(conn: Connection) -> int:
+    """Recompute every article's signature and anchors with the current `dedup.fingerprint`
+    (the migrations that change the fingerprint scheme call this), in the caller's
+    transaction. Returns the number of articles done."""
+    conn.execute(text_anchors.delete())
+    done = last_id = 0
+    select = sa.select(articles.c.id, articles.c.body).order_by(articles.c.id).limit(REBUILD_BATCH)
+    update = (
+        articles.update()
+        .where(articles.c.id == sa.bindparam("aid"))
+        .values(minhash=sa.bindparam("signature"))
+    )
+    while rows := conn.execute(select.where(articles.c.id > last_id)).all():
+        signatures, anchors = [], []
+        for article_id, body in rows:
+            found = dedup.fingerprint(body)
+            signatures.append({"aid": article_id, "signature": found.signature})
+            anchors += [(anchor, article_id) for anchor in found.anchors]
+        conn.execute(update, signatures)
+        add_anchors(conn, anchors)
+        done += len(rows)
+        last_id = rows[-1].id
+    return done
+
+
+# A correlated subquery per anchor, its members as one text: 3x faster than a UNION ALL of a
+# subquery per anchor.
+_SQLITE_QUERY = (
+    "SELECT q.value, (SELECT group_concat(article_id) FROM (SELECT article_id "
+    "FROM text_anchors WHERE anchor = q.value "
+    f"ORDER BY article_id LIMIT {BUCKET_SAMPLE})) FROM json_each(?) AS q"
+)
+# One subquery over the anchors as an array: planned once, whatever their number. (In both, the
+# ORDER BY makes "the oldest BUCKET_SAMPLE" the rule, not the plan's; the index answers it in
+# order, without a sort.)
+_POSTGRESQL_QUERY = (
+    "SELECT q.anchor, m.article_id FROM unnest(CAST(%s AS bigint[])) AS q(anchor) "
+    "CROSS JOIN LATERAL (SELECT article_id FROM text_anchors "
+    "WHERE text_anchors.anchor = q.anchor ORDER BY article_id "
+    f"LIMIT {BUCKET_SAMPLE}) AS m"
+)
+_SQLITE_SIGNATURES = (
+    f"SELECT id, minhash FROM articles INDEXED BY {SIGNATURE_INDEX} "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_POSTGRESQL_SIGNATURES = "SELECT id, minhash FROM articles WHERE id = ANY(CAST(%s AS integer[]))"
+_SQLITE_INSERT = "INSERT INTO text_anchors (anchor, article_id) VALUES (?, ?)"
+# Arrays, not parameters per row: psycopg parses a statement of more than 50 parameters on every
+# call.
+_POSTGRESQL_INSERT = (
+    "INSERT INTO text_anchors (anchor, article_id) SELECT * FROM "
+    "unnest(CAST(%s AS bigint[]), CAST(%s AS integer[]))"
+)
