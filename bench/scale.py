@@ -819,7 +819,7 @@ def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
             "JOIN articles a ON a.id = c.article_id"
         )
     ).all()
-    return len(found), sum(dedup.worth_verifying(h, fp.signature, m) for h, m in found)
+    return len(found), sum(dedup.worth_verifying_all(fp.signature, [(h, m) for h, m in found]))
 
 
 def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):

@@ -233,11 +233,32 @@ def worth_verifying(shared_anchors: int, signature: bytes, other: bytes | None) 
     texts that share one or two anchors because both quote one sentence, or hold a common
     phrase, agree on a few values by chance, an estimated Jaccard of 0.02-0.05. The
     candidate's signature (`other`) is needed only when `needs_signature`."""
-    if not needs_signature(shared_anchors):
-        return True
-    if other is None:
-        raise ValueError("the candidate's signature is needed")
-    return estimated_jaccard(signature, other) >= VERIFY_MIN_JACCARD
+    return worth_verifying_all(signature, [(shared_anchors, other)])[0]
+
+
+def worth_verifying_all(
+    signature: bytes, candidates: Sequence[tuple[int, bytes | None]]
+) -> list[bool]:
+    """`worth_verifying` of each (anchors shared, signature) candidate, the estimates in one
+    vector step (a lookup has ~50 candidates)."""
+    estimate = [i for i, (shared, _) in enumerate(candidates) if needs_signature(shared)]
+    worth = [True] * len(candidates)
+    if not estimate:
+        return worth
+    others: list[bytes] = []
+    for i in estimate:
+        other = candidates[i][1]
+        if other is None:
+            raise ValueError("the candidate's signature is needed")
+        others.append(other)
+    if any(len(sig) != _SIGNATURE_BYTES for sig in (signature, *others)):
+        raise ValueError("signatures of different lengths")
+    matrix = np.frombuffer(b"".join(others), dtype=_SIGNATURE_DTYPE)
+    own = np.frombuffer(signature, dtype=_SIGNATURE_DTYPE)
+    agree = np.count_nonzero(matrix.reshape(len(others), NUM_PERM) == own, axis=1)
+    for i, n in zip(estimate, agree.tolist(), strict=True):
+        worth[i] = n / NUM_PERM >= VERIFY_MIN_JACCARD
+    return worth
 
 
 def needs_signature(shared_anchors: int) -> bool:

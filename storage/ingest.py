@@ -286,20 +286,27 @@ class IngestBatch:
     def _ranked_candidates(self, fingerprint: dedup.Fingerprint) -> list[tuple[int, int]]:
         """(article, anchors shared) for the MAX_CANDIDATES articles sharing the most anchors
         (ties: the newest first), stored or of this batch: the first BUCKET_SAMPLE members of
-        each bucket count."""
+        each bucket count. An article that shares one anchor only, of a full bucket, is none:
+        a phrase that many texts hold says nothing alone (at 100k synthetic articles most
+        candidates were such, each a signature to read and compare), while a copy shares
+        several anchors, or a rare one."""
         missing = [a for a in fingerprint.anchors if a not in self._buckets]
         if missing:  # (not read ahead: the batch's flushed articles are counted apart)
             for anchor, found in anchor_index.bucket_members(self._conn, missing).items():
                 self._buckets[anchor] = [i for i in found if i not in self._batch_ids]
         hits: Counter[int] = Counter()
+        in_rare: set[int] = set()
         sample = anchor_index.BUCKET_SAMPLE
         for anchor in fingerprint.anchors:
             members = self._buckets[anchor]
             if len(members) < sample and anchor in self._batch_buckets:
                 members = (members + self._batch_buckets[anchor])[:sample]
             hits.update(members)
-        ranked = sorted(hits.items(), key=itemgetter(1, 0), reverse=True)  # (ids are unique)
-        return ranked[:MAX_CANDIDATES]
+            if len(members) < sample:
+                in_rare.update(members)
+        found = [(i, n) for i, n in hits.items() if n > 1 or i in in_rare]
+        found.sort(key=itemgetter(1, 0), reverse=True)  # (ids are unique)
+        return found[:MAX_CANDIDATES]
 
     def _worth_verifying(
         self, fingerprint: dedup.Fingerprint, ranked: list[tuple[int, int]] | None = None
@@ -310,11 +317,10 @@ class IngestBatch:
         if ranked is None:
             ranked = self._ranked_candidates(fingerprint)
         self._read_signatures(ranked)
-        return [
-            i
-            for i, shared in ranked
-            if dedup.worth_verifying(shared, fingerprint.signature, self._signatures.get(i))
-        ]
+        worth = dedup.worth_verifying_all(
+            fingerprint.signature, [(shared, self._signatures.get(i)) for i, shared in ranked]
+        )
+        return [i for (i, _), keep in zip(ranked, worth, strict=True) if keep]
 
     def _nearest_original(self, article: Article, fingerprint: dedup.Fingerprint) -> _Link | None:
         """The verified candidate that overlaps the article most links it to the original of

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from storage import anchor_index, dedup, stories
+from storage.ingest import IngestBatch
 from storage.repository import Corpus, NewArticle, Placement, open_corpus
 from storage.schema import articles, term_stats
 from tests.storage.stories import (
@@ -154,3 +156,39 @@ def test_a_batch_gives_the_corpus_that_one_by_one_gives_on_both_databases(
         (s.duplicate_of, s.reason) for s in one_by_one
     ]
     assert [story_of(corpus, s.id) for s in batched] == stories_single
+
+
+def _unique_words(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}x{i}" for i in range(n)]
+
+
+def _common_phrase() -> list[str]:
+    """Three words whose shingle is an anchor away from the lead."""
+    for k in range(1000):
+        phrase = [f"alpha{k}", f"beta{k}", f"gamma{k}"]
+        if (
+            dedup.anchors([*_unique_words("lead", 60), *phrase])
+            != dedup.anchors(_unique_words("lead", 60))
+            and len(set(dedup.anchors(phrase))) == 1
+        ):
+            return phrase
+    raise AssertionError("no phrase found")
+
+
+@pytest.mark.parametrize("holders", [anchor_index.BUCKET_SAMPLE - 1, anchor_index.BUCKET_SAMPLE])
+def test_one_anchor_of_a_full_bucket_makes_no_candidate(corpus: Corpus, holders: int) -> None:
+    """Texts that share one anchor only are candidates while few texts hold it; once its
+    bucket is full (a phrase that many texts hold) they are none."""
+    phrase = _common_phrase()
+    corpus.add_articles(
+        [
+            new(f"https://s{i}.example/", " ".join([*_unique_words(f"s{i}", 60), *phrase]))
+            for i in range(holders)
+        ]
+    )
+    body = " ".join([*_unique_words("probe", 60), *phrase])
+    with corpus.engine.connect() as conn:
+        batch = IngestBatch(conn, stories.DocumentFrequencies(), MONDAY)
+        found = batch._ranked_candidates(dedup.fingerprint(body))
+    assert len(found) == (0 if holders == anchor_index.BUCKET_SAMPLE else holders)
+    assert all(shared == 1 for _, shared in found)

@@ -214,3 +214,16 @@ def test_trimmed_and_dressed_copies_are_worth_verifying_other_texts_are_not() ->
     assert dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS, original, None)
     with pytest.raises(ValueError, match="signature is needed"):
         dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS - 1, original, None)
+
+
+def test_worth_verifying_all_is_worth_verifying_of_each() -> None:
+    original = fingerprint(WIRE_BODY).signature
+    others = [fingerprint(b).signature for b in (COPY_BODY, OTHER_BODY, TRIMMED_BODY)]
+    candidates = [(1, others[0]), (1, others[1]), (dedup.VERIFY_MIN_ANCHORS, None), (2, others[2])]
+    assert dedup.worth_verifying_all(original, candidates) == [
+        dedup.worth_verifying(shared, original, other) for shared, other in candidates
+    ]
+    assert dedup.worth_verifying_all(original, candidates) == [True, False, True, True]
+    assert dedup.worth_verifying_all(original, []) == []
+    with pytest.raises(ValueError, match="different lengths"):
+        dedup.worth_verifying_all(original, [(1, b"short")])
