@@ -637,6 +637,19 @@ class Loader:
             else:
                 cur.execute("SET maintenance_work_mem = '1GB'")
                 cur.execute(_ADD_ANCHOR_KEY)
+            # The story index as production keeps it: the stories within INDEX_RETENTION of the
+            # newest (the fill wrote every story's entries).
+            newest = cur.execute("SELECT max(last_published) FROM story_terms").fetchone()[0]
+            if newest is not None:
+                if isinstance(newest, str):  # SQLite's text form
+                    newest = datetime.fromisoformat(newest)
+                since = newest - stories.INDEX_RETENTION
+                cur.execute(
+                    "DELETE FROM story_terms WHERE last_published < {p}".format(
+                        p="?" if self.sqlite else "%s"
+                    ),
+                    (since.isoformat(sep=" ", timespec="microseconds") if self.sqlite else since,),
+                )
             cur.execute("ANALYZE")
             raw.commit()
         finally:

@@ -382,7 +382,6 @@ class Corpus:
         return Placement(None, original, place.story_id)
 
     def _ingest_batch(self, conn: Connection) -> ingest.IngestBatch:
-        self._frequencies.check(conn)
         frequencies = stories.DocumentFrequencies(self._frequencies)
         return ingest.IngestBatch(conn, frequencies, self._clock())
 

@@ -157,6 +157,7 @@ story_terms = sa.Table(
     sa.Column("last_published", UtcDateTime, nullable=False),
     sa.Index(None, "term", "last_published", "story_id"),  # covering: the candidate search
     sa.Index(None, "story_id"),
+    sa.Index(None, "last_published"),  # the entries past retention (storage/stories.py)
 )
 
 # Document frequencies of the terms of original articles, for IDF; the row of the empty

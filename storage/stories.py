@@ -55,11 +55,18 @@ from sqlalchemy.engine import Connection
 
 from storage.database import advance_sequence, chunks
 from storage.dedup import STOP_WORDS, normalise_text
-from storage.schema import stories
+from storage.schema import stories, story_terms
 
 # Publication-time window: a story is a candidate when the article falls within WINDOW of its
 # first..last publication span.
 WINDOW = timedelta(days=3)
+# The index holds the stories an article can still join: those whose last publication is at
+# most INDEX_RETENTION before the newest story's (publication times, not the clock: a stream of
+# old news is clustered as it was). Older entries are deleted at each flush, so the index stays
+# the size of a month of news, not of the corpus: at 1M articles it held 5.4M entries, and
+# writing a new story's 30 entries into it cost more than the rest of the story's ingest. An
+# article published more than INDEX_RETENTION before the newest story starts its own.
+INDEX_RETENTION = timedelta(days=30)
 # A story's centroid keeps its heaviest terms; the index holds its INDEX_TERMS heaviest.
 CENTROID_TERMS = 100
 INDEX_TERMS = 30
@@ -274,17 +281,12 @@ def _unit(weights: dict[str, float]) -> dict[str, float]:
 class StoredFrequencies:
     """Document frequencies read from `term_stats`, kept by a `Corpus` from batch to batch (the
     same terms recur: reading them for each article cost ~1 ms at 1M articles). They hold while
-    the stored number of originals is the one this process last saw: `check`, at the start of
-    each batch and lookup, drops them all when another worker (or a rolled-back batch) changed
-    it, and at MAX_CACHED_TERMS terms."""
+    the stored number of originals is the one this process last saw: the first read of each
+    batch and lookup reads it too (`DocumentFrequencies.read`), and all are dropped when another
+    worker (or a rolled-back batch) changed it, and at MAX_CACHED_TERMS terms."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
-
-    def check(self, conn: Connection) -> None:
-        documents = conn.scalar(_READ_DOCUMENTS) or 0
-        if self.counts.get(DOCUMENTS) != documents or len(self.counts) > MAX_CACHED_TERMS:
-            self.counts = {DOCUMENTS: documents}
 
 
 class DocumentFrequencies:
@@ -298,20 +300,26 @@ class DocumentFrequencies:
         self.pending: Counter[str] = Counter()
         # Stored counts read so far: they cannot change while the batch holds the ingest lock.
         self._stored = stored or StoredFrequencies()
+        self._checked = False  # whether the kept counts were checked in this transaction
 
     def read(self, conn: Connection, terms: Iterable[str]) -> None:
-        """Read the stored frequencies of these terms not read yet, in one query."""
-        stored = self._stored.counts
-        unread = sorted({t for t in (DOCUMENTS, *terms) if t not in stored})
-        if not unread:
+        """Read the stored frequencies of these terms not read yet, in one query (the first
+        read of a transaction also checks the counts kept from earlier ones: a second query
+        when they no longer hold)."""
+        terms = set(terms)
+        stored = self._stored
+        if self._checked:
+            unread = sorted({t for t in (DOCUMENTS, *terms) if t not in stored.counts})
+            if unread:
+                stored.counts.update(_read_frequencies(conn, unread))
             return
-        if conn.dialect.name == "postgresql":
-            stmt, param = _READ_TERMS_POSTGRESQL, unread
-        else:
-            stmt, param = _READ_TERMS_SQLITE, json.dumps(unread)
-        read = dict.fromkeys(unread, 0)
-        read.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
-        stored.update(read)
+        self._checked = True
+        read = _read_frequencies(conn, sorted({DOCUMENTS, *(terms - stored.counts.keys())}))
+        if read[DOCUMENTS] != stored.counts.get(DOCUMENTS) or len(stored.counts) > MAX_CACHED_TERMS:
+            stored.counts = {}
+            if stale := sorted(terms - read.keys()):
+                read.update(_read_frequencies(conn, stale))
+        stored.counts.update(read)
 
     def of(self, conn: Connection, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """The frequencies of these terms and the number of originals, counting the article
@@ -342,7 +350,17 @@ class DocumentFrequencies:
         self.pending.clear()
 
 
-_READ_DOCUMENTS = sa.text(f"SELECT df FROM term_stats WHERE term = '{DOCUMENTS}'")
+def _read_frequencies(conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+    """The stored document frequencies of these terms (0: none stored), in one query."""
+    if conn.dialect.name == "postgresql":
+        stmt, param = _READ_TERMS_POSTGRESQL, list(terms)
+    else:
+        stmt, param = _READ_TERMS_SQLITE, json.dumps(list(terms))
+    read = dict.fromkeys(terms, 0)
+    read.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
+    return read
+
+
 # List parameters: one cached statement whatever the number of terms.
 _READ_TERMS_POSTGRESQL = sa.text(
     "SELECT term, df FROM term_stats WHERE term = ANY(CAST(:terms AS text[]))"
@@ -446,6 +464,7 @@ class StoryIndex:
         self._touched: dict[int, _Story] = {}
         self._rankings: dict[tuple[tuple[str, ...], datetime], _Ranking] = {}
         self._next_id: int | None = None
+        self._newest: datetime | None = None  # the newest entry's last publication, when read
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -584,12 +603,21 @@ class StoryIndex:
         self.read_stories([story_id])
         story = self._stories[story_id]
         if not story.touched:
-            # Stored: its entries are the heaviest terms of its stored centroid.
+            # Stored: its entries are the heaviest terms of its stored centroid, unless they
+            # were deleted with the stories past INDEX_RETENTION.
             story.touched = True
             story.set_centroid(story.centroid)
-            story.stored_index = story.index
+            if story.last_published >= self._retained_since():
+                story.stored_index = story.index
             self._touched[story_id] = story
         return story
+
+    def _retained_since(self) -> datetime:
+        """The oldest last publication whose index entries are kept (see INDEX_RETENTION)."""
+        if self._newest is None:
+            newest = self._conn.scalar(_NEWEST_ENTRY)
+            self._newest = _aware(newest) if newest is not None else _EPOCH
+        return self._newest - INDEX_RETENTION
 
     def _new_id(self) -> int:
         # Ingest is serialised (one batch at a time): ids can be given here, before the rows
@@ -648,7 +676,25 @@ class StoryIndex:
             s.new, s.dirty, s.size_added = False, False, 0
             s.stored_index = index
         _write_index_changes(conn, dropped, moved, added)
+        self._drop_past_retention(changed)
         self._frequencies.flush(conn)
+
+    def _drop_past_retention(self, changed: Sequence[_Story]) -> None:
+        """Delete the index entries of the stories past INDEX_RETENTION, when there are (an
+        index range at the old end of `last_published`: a few rows a batch)."""
+        if not changed:
+            return
+        self._retained_since()  # (the stored newest, read once)
+        assert self._newest is not None
+        self._newest = max(self._newest, *(s.last_published for s in changed))
+        since = self._retained_since()
+        oldest = self._conn.scalar(_OLDEST_ENTRY)
+        if oldest is None or _aware(oldest) >= since:
+            return
+        self._conn.execute(_DROP_PAST_RETENTION, {"since": since})
+        for story in self._stories.values():  # (their entries are gone from the database)
+            if story.last_published < since:
+                story.stored_index = frozenset()
 
 
 # A stored ranking holds this many stories more than MAX_STORY_CANDIDATES: room for those the
@@ -656,6 +702,12 @@ class StoryIndex:
 RANKING_MARGIN = 10
 
 _MAX_STORY_ID = sa.select(sa.func.max(stories.c.id))
+_NEWEST_ENTRY = sa.select(sa.func.max(story_terms.c.last_published))
+_OLDEST_ENTRY = sa.select(sa.func.min(story_terms.c.last_published))
+_DROP_PAST_RETENTION = story_terms.delete().where(
+    story_terms.c.last_published < sa.bindparam("since")
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STORIES = sa.select(
     stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
 ).where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))

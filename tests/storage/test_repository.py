@@ -22,7 +22,8 @@ from storage.repository import (
     DigestConflictError,
     open_corpus,
 )
-from storage.schema import articles, metadata, pages, term_stats, text_anchors
+from storage.schema import articles, metadata, pages, story_terms, term_stats, text_anchors
+from storage.schema import stories as stories_table
 from tests.storage.revisions import engine_at
 from tests.storage.stories import (
     COPY_BODY,
@@ -69,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0010"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0011"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -766,3 +767,32 @@ def test_migrations_to_covering_indexes_keep_the_data(database_url: str) -> None
                 ).all()
                 assert "USING PRIMARY KEY (anchor=?)" in str(plan)
         assert corpus.add_article(make_article("https://a.example/1"), source="feed").is_new
+
+
+def test_migration_0011_keeps_the_story_index_within_retention(database_url: str) -> None:
+    engine = engine_at(database_url, "0010")
+    newest = datetime(2024, 6, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        for story_id, last in ((1, newest - timedelta(days=31)), (2, newest - timedelta(days=29))):
+            conn.execute(
+                stories_table.insert().values(
+                    id=story_id,
+                    created=newest,
+                    first_published=last,
+                    last_published=last,
+                    size=1,
+                    centroid={"kabul": 1.0},
+                )
+            )
+            conn.execute(
+                story_terms.insert().values(term="kabul", story_id=story_id, last_published=last)
+            )
+        conn.execute(story_terms.insert().values(term="moscow", story_id=2, last_published=newest))
+    engine.dispose()
+    with open_corpus(database_url) as corpus:
+        with corpus.engine.connect() as conn:
+            kept = conn.execute(sa.select(story_terms.c.story_id, story_terms.c.term)).all()
+        assert sorted(kept) == [(2, "kabul"), (2, "moscow")]
+        assert "ix_story_terms_last_published" in {
+            index["name"] for index in sa.inspect(corpus.engine).get_indexes("story_terms")
+        }
