@@ -175,7 +175,7 @@ class IngestBatch:
         self._originals: dict[str, int | None] = {}  # text hash -> its original
         self._members: dict[int, _Member] = {}
         self._signatures: dict[int, bytes] = {}
-        self._buckets: dict[int, list[int]] = {}  # anchor -> stored members (BUCKET_SAMPLE)
+        self._buckets: dict[int, list[int]] = {}  # anchor -> newest stored members
         self._batch_buckets: dict[int, list[int]] = {}  # anchor -> this batch's articles
         self._batch_ids: set[int] = set()  # this batch's articles
         # Rows to write at the flush.
@@ -285,11 +285,11 @@ class IngestBatch:
 
     def _ranked_candidates(self, fingerprint: dedup.Fingerprint) -> list[tuple[int, int]]:
         """(article, anchors shared) for the MAX_CANDIDATES articles sharing the most anchors
-        (ties: the newest first), stored or of this batch: the first BUCKET_SAMPLE members of
-        each bucket count. An article that shares one anchor only, of a full bucket, is none:
-        a phrase that many texts hold says nothing alone (at 100k synthetic articles most
-        candidates were such, each a signature to read and compare), while a copy shares
-        several anchors, or a rare one."""
+        (ties: the newest first), stored or of this batch: the newest BUCKET_SAMPLE members of
+        each bucket count (`anchor_index.bucket_members`). An article that shares one anchor
+        only, of a full bucket, is none: a phrase that many texts hold says nothing alone (at
+        100k synthetic articles most candidates were such, each a signature to read and
+        compare), while a copy shares several anchors, or a rare one."""
         missing = [a for a in fingerprint.anchors if a not in self._buckets]
         if missing:  # (not read ahead: the batch's flushed articles are counted apart)
             for anchor, found in anchor_index.bucket_members(self._conn, missing).items():
@@ -299,8 +299,8 @@ class IngestBatch:
         sample = anchor_index.BUCKET_SAMPLE
         for anchor in fingerprint.anchors:
             members = self._buckets[anchor]
-            if len(members) < sample and anchor in self._batch_buckets:
-                members = (members + self._batch_buckets[anchor])[:sample]
+            if anchor in self._batch_buckets:  # (the newest: this batch's, newest first)
+                members = (self._batch_buckets[anchor][::-1] + members)[:sample]
             hits.update(members)
             if len(members) < sample:
                 in_rare.update(members)

@@ -192,3 +192,19 @@ def test_one_anchor_of_a_full_bucket_makes_no_candidate(corpus: Corpus, holders:
         found = batch._ranked_candidates(dedup.fingerprint(body))
     assert len(found) == (0 if holders == anchor_index.BUCKET_SAMPLE else holders)
     assert all(shared == 1 for _, shared in found)
+
+
+def test_a_full_bucket_gives_its_newest_members(corpus: Corpus) -> None:
+    phrase = _common_phrase()
+    holders = anchor_index.BUCKET_SAMPLE + 5
+    stored = corpus.add_articles(
+        [
+            new(f"https://s{i}.example/", " ".join([*_unique_words(f"s{i}", 60), *phrase]))
+            for i in range(holders)
+        ]
+    )
+    (anchor,) = set(dedup.anchors(phrase))
+    with corpus.engine.connect() as conn:
+        members = anchor_index.bucket_members(conn, [anchor])[anchor]
+    newest = sorted((s.id for s in stored), reverse=True)[: anchor_index.BUCKET_SAMPLE]
+    assert members == newest
