@@ -235,12 +235,13 @@ class IngestBatch:
     def _read_signatures(self, ranked: Iterable[tuple[int, int]]) -> None:
         """Read the signatures `dedup.worth_verifying` needs of these (candidate, anchors
         shared) and were not read yet, in one query."""
-        missing = {i for i, n in ranked if dedup.needs_signature(n)} - self._signatures.keys()
+        # (Membership tests, not `set - dict.keys()`: that walks the whole dict.)
+        missing = {i for i, n in ranked if dedup.needs_signature(n) and i not in self._signatures}
         if missing:
             self._signatures.update(anchor_index.signatures(self._conn, list(missing)))
 
     def _read_members(self, ids: Iterable[int]) -> None:
-        missing = sorted(set(ids) - self._members.keys())
+        missing = sorted({i for i in ids if i not in self._members})
         for chunk in chunks(missing):
             for row in self._conn.execute(_MEMBERS, {"ids": chunk}):
                 self._members[row.id] = _member(row)

@@ -314,10 +314,13 @@ class DocumentFrequencies:
                 stored.counts.update(_read_frequencies(conn, unread))
             return
         self._checked = True
-        read = _read_frequencies(conn, sorted({DOCUMENTS, *(terms - stored.counts.keys())}))
+        # (Membership tests, not `terms - counts.keys()`: that walks every kept count.)
+        read = _read_frequencies(
+            conn, sorted({DOCUMENTS, *(t for t in terms if t not in stored.counts)})
+        )
         if read[DOCUMENTS] != stored.counts.get(DOCUMENTS) or len(stored.counts) > MAX_CACHED_TERMS:
             stored.counts = {}
-            if stale := sorted(terms - read.keys()):
+            if stale := sorted(t for t in terms if t not in read):
                 read.update(_read_frequencies(conn, stale))
         stored.counts.update(read)
 
