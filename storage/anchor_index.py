@@ -54,8 +54,8 @@ def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[i
     if not anchors:
         return members
     if conn.dialect.name == "postgresql":
-        for anchor, article_id in conn.exec_driver_sql(_POSTGRESQL_QUERY, (anchors,)):
-            members[anchor].append(article_id)
+        for anchor, found in conn.exec_driver_sql(_POSTGRESQL_QUERY, (anchors,)):
+            members[anchor] = found
     else:
         for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json.dumps(anchors),)):
             if found:
@@ -107,14 +107,14 @@ _SQLITE_QUERY = (
     "FROM text_anchors WHERE anchor = q.value "
     f"ORDER BY article_id DESC LIMIT {BUCKET_SAMPLE})) FROM json_each(?) AS q"
 )
-# One subquery over the anchors as an array: planned once, whatever their number. (In both, the
-# ORDER BY makes "the newest BUCKET_SAMPLE" the rule, not the plan's; the index answers it in
-# order, without a sort.)
+# One statement over the anchors as an array (planned once, whatever their number), a row per
+# anchor with its members as an array: a row per member cost SQLAlchemy more than the query.
+# (In both, the ORDER BY makes "the newest BUCKET_SAMPLE" the rule, not the plan's; the index
+# answers it in order, without a sort.)
 _POSTGRESQL_QUERY = (
-    "SELECT q.anchor, m.article_id FROM unnest(CAST(%s AS bigint[])) AS q(anchor) "
-    "CROSS JOIN LATERAL (SELECT article_id FROM text_anchors "
+    "SELECT q.anchor, ARRAY(SELECT article_id FROM text_anchors "
     "WHERE text_anchors.anchor = q.anchor ORDER BY article_id DESC "
-    f"LIMIT {BUCKET_SAMPLE}) AS m"
+    f"LIMIT {BUCKET_SAMPLE}) FROM unnest(CAST(%s AS bigint[])) AS q(anchor)"
 )
 _SQLITE_SIGNATURES = (
     f"SELECT id, minhash FROM articles INDEXED BY {SIGNATURE_INDEX} "
