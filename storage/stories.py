@@ -236,12 +236,12 @@ def best_story(
     threshold: float = JOIN_THRESHOLD,
     entity_bonus: float = ENTITY_BONUS,
 ) -> tuple[int, float] | None:
-    """The candidate story (id, centroid, `centroid_norms` of it) that scores best with the
+    """The candidate story (id, centroid, `vector_norms` of it) that scores best with the
     article, if it scores at least `threshold`: the cosine of the two vectors plus
     `entity_bonus` times the cosine of their entities alone (shared names are the surest sign
     of one event)."""
     best: tuple[int, float] | None = None
-    norm, entity_norm = centroid_norms(article)
+    norm, entity_norm = vector_norms(article)
     if not norm:
         return None
     for story_id, centroid, (centroid_norm, centroid_entities) in candidates:
@@ -259,7 +259,7 @@ def best_story(
     return best
 
 
-def centroid_norms(weights: Mapping[str, float]) -> tuple[float, float]:
+def vector_norms(weights: Mapping[str, float]) -> tuple[float, float]:
     """The norm of a vector and of its entities alone (a story's are kept with it: they are
     `best_story`'s denominators for every article it is scored with)."""
     return _norm(weights.values()), _norm(w for t, w in weights.items() if t[0] == ENTITY)
@@ -424,9 +424,9 @@ class _Story:
 
     @property
     def norms(self) -> tuple[float, float]:
-        """`centroid_norms` of the centroid."""
+        """`vector_norms` of the centroid."""
         if self._norms is None:
-            self._norms = centroid_norms(self.centroid)
+            self._norms = vector_norms(self.centroid)
         return self._norms
 
     def cover(self, when: datetime | None) -> None:
