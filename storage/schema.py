@@ -100,7 +100,7 @@ articles = sa.Table(
         postgresql_where=sa.text("duplicate_of IS NULL"),
     ),
 )
-# SQLite only: the signatures of LSH candidates are read from this index. In the table the
+# SQLite only: the signatures of near-copy candidates are read from this index. In the table the
 # signature comes after the texts, in the row's overflow pages, and reading it walked them
 # (~15 us a candidate at 1M articles). PostgreSQL keeps long texts apart (TOAST): no need.
 SIGNATURE_INDEX = "ix_articles_id_minhash"
