@@ -637,23 +637,14 @@ class Loader:
             else:
                 cur.execute("SET maintenance_work_mem = '1GB'")
                 cur.execute(_ADD_ANCHOR_KEY)
-            # The story index as production keeps it: the stories within INDEX_RETENTION of the
-            # newest (the fill wrote every story's entries).
-            newest = cur.execute("SELECT max(last_published) FROM story_terms").fetchone()[0]
-            if newest is not None:
-                if isinstance(newest, str):  # SQLite's text form
-                    newest = datetime.fromisoformat(newest)
-                since = newest - stories.INDEX_RETENTION
-                cur.execute(
-                    "DELETE FROM story_terms WHERE last_published < {p}".format(
-                        p="?" if self.sqlite else "%s"
-                    ),
-                    (since.isoformat(sep=" ", timespec="microseconds") if self.sqlite else since,),
-                )
-            cur.execute("ANALYZE")
             raw.commit()
         finally:
             raw.close()
+        with self.engine.begin() as conn:
+            # The story index as production keeps it: the stories within INDEX_RETENTION of the
+            # newest (the fill wrote every story's entries).
+            stories.drop_past_retention(conn)
+            conn.execute(sa.text("ANALYZE"))
         if not self.sqlite:
             # A server's steady state: autovacuum has set the visibility map (index-only scans
             # of the covering indexes need it) and cleared the dead rows of term_stats' document
@@ -832,7 +823,7 @@ def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
             "JOIN articles a ON a.id = c.article_id"
         )
     ).all()
-    return len(found), sum(dedup.worth_verifying_all(fp.signature, [(h, m) for h, m in found]))
+    return len(found), sum(dedup.worth_verifying_all(fp.signature, found))
 
 
 def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):

@@ -5,8 +5,8 @@ changes.
 The anchors are `storage.dedup.anchors` of an article's content. The index lives in the
 database, not in memory: every worker shares it and nothing is lost on a restart. It is one
 B-tree keyed by (anchor, article_id) (SQLite: a WITHOUT ROWID table; PostgreSQL: the primary
-key): a lookup reads a bucket's members from the index alone, and an article's ~18 anchors are
-~18 entries to write, each at a random place of the tree (at a million articles, what ingest
+key): a lookup reads a bucket's members from the index alone, and an article's ~22 anchors are
+~22 entries to write, each at a random place of the tree (at a million articles, what ingest
 spends most on). Statements are driver SQL with positional parameters or arrays: SQLAlchemy's
 processing of many named parameters cost more than the query itself.
 """

@@ -206,14 +206,18 @@ def shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
 
 def minhash_signature(body: str) -> bytes:
     """MinHash of the content's word shingles: NUM_PERM little-endian uint32 values."""
-    return _signature(content_words(body))
+    return _signature(_shingles(content_words(body)))
 
 
 def anchors(words: Sequence[str]) -> tuple[int, ...]:
     """The anchors of content words (`content_words`), sorted: the non-negative 63-bit hashes
     of the word 3-shingles sampled at ANCHOR_RATE, and at LEAD_ANCHOR_RATE in the first
     LEAD_ANCHOR_WORDS words, leaving out shingles of stop words only."""
-    hashes = _windows(_word_hashes(words), SHINGLE_WORDS)
+    return _anchors(words, _shingles(words))
+
+
+def _anchors(words: Sequence[str], hashes: np.ndarray) -> tuple[int, ...]:
+    """`anchors`, given the words' shingle hashes (`_shingles`)."""
     if not hashes.size:
         return ()
     keep = np.ones(hashes.size, dtype=bool)
@@ -222,7 +226,7 @@ def anchors(words: Sequence[str]) -> tuple[int, ...]:
         keep = ~(stop[:-2] & stop[1:-1] & stop[2:])
     mixed = (hashes * _ANCHOR_MIX) >> _ANCHOR_BITS  # wraps modulo 2**64, as intended
     chosen = keep & (mixed % np.uint64(ANCHOR_RATE) == 0)
-    lead = max(1, min(len(words), LEAD_ANCHOR_WORDS) - SHINGLE_WORDS + 1)
+    lead = _lead_windows(len(words), LEAD_ANCHOR_WORDS)
     chosen[:lead] |= keep[:lead] & (mixed[:lead] % np.uint64(LEAD_ANCHOR_RATE) == 0)
     return tuple(np.unique(hashes[chosen] >> np.uint64(1)).tolist())
 
@@ -253,11 +257,8 @@ def worth_verifying_all(
         others.append(other)
     if any(len(sig) != _SIGNATURE_BYTES for sig in (signature, *others)):
         raise ValueError("signatures of different lengths")
-    matrix = np.frombuffer(b"".join(others), dtype=_SIGNATURE_DTYPE)
-    own = np.frombuffer(signature, dtype=_SIGNATURE_DTYPE)
-    agree = np.count_nonzero(matrix.reshape(len(others), NUM_PERM) == own, axis=1)
-    for i, n in zip(estimate, agree.tolist(), strict=True):
-        worth[i] = n / NUM_PERM >= VERIFY_MIN_JACCARD
+    for i, found in zip(estimate, estimated_jaccards(signature, others).tolist(), strict=True):
+        worth[i] = found >= VERIFY_MIN_JACCARD
     return worth
 
 
@@ -269,11 +270,16 @@ def needs_signature(shared_anchors: int) -> bool:
 
 def estimated_jaccard(sig_a: bytes, sig_b: bytes) -> float:
     """Share of equal MinHash values: an unbiased estimate of the shingle sets' Jaccard."""
-    a = np.frombuffer(sig_a, dtype=_SIGNATURE_DTYPE)
-    b = np.frombuffer(sig_b, dtype=_SIGNATURE_DTYPE)
-    if a.shape != b.shape:
+    return float(estimated_jaccards(sig_a, [sig_b])[0])
+
+
+def estimated_jaccards(signature: bytes, others: Sequence[bytes]) -> np.ndarray:
+    """`estimated_jaccard` of the signature with each of the others, in one vector step."""
+    if any(len(other) != len(signature) for other in others):
         raise ValueError("signatures of different lengths")
-    return float(np.count_nonzero(a == b)) / len(a)
+    own = np.frombuffer(signature, dtype=_SIGNATURE_DTYPE)
+    matrix = np.frombuffer(b"".join(others), dtype=_SIGNATURE_DTYPE).reshape(len(others), own.size)
+    return np.count_nonzero(matrix == own, axis=1) / own.size
 
 
 @dataclass(frozen=True)
@@ -293,17 +299,22 @@ class Fingerprint:
 def fingerprint(body: str) -> Fingerprint:
     normalised = normalise_text(body)
     words = content_words(body)
+    shingles = _shingles(words)  # (the signature's and the anchors')
     return Fingerprint(
         text_hash=_sha256(normalised) if normalised else None,
-        signature=_signature(words),
+        signature=_signature(shingles),
         word_count=len(words),
-        anchors=anchors(words) if len(words) >= MIN_NEAR_COPY_WORDS else (),
+        anchors=_anchors(words, shingles) if len(words) >= MIN_NEAR_COPY_WORDS else (),
     )
 
 
-def _signature(words: Sequence[str]) -> bytes:
-    """The MinHash of the words' shingles."""
-    hashes = _windows(_word_hashes(words), SHINGLE_WORDS)
+def _shingles(words: Sequence[str]) -> np.ndarray:
+    """The hashes of the words' 3-shingles, in text order."""
+    return _windows(_word_hashes(words), SHINGLE_WORDS)
+
+
+def _signature(hashes: np.ndarray) -> bytes:
+    """The MinHash of shingle hashes (`_shingles`)."""
     if not hashes.size:
         return np.full(NUM_PERM, np.iinfo(_SIGNATURE_DTYPE).max, dtype=_SIGNATURE_DTYPE).tobytes()
     # The high 32 bits (they depend on every word of the shingle), pre-mixed and permuted.
@@ -331,7 +342,7 @@ class TextShingles:
 @lru_cache(maxsize=512)
 def text_shingles(body: str) -> TextShingles:
     words = content_words(body)
-    windows = _windows(_word_hashes(words), SHINGLE_WORDS)
+    windows = _shingles(words)
     return TextShingles(_unique(windows), _unique(windows[: _lead_windows(len(words))]))
 
 
@@ -453,10 +464,10 @@ def _unique(hashes: np.ndarray) -> np.ndarray:
     return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))] if hashes.size else hashes
 
 
-def _lead_windows(words: int) -> int:
+def _lead_windows(words: int, lead_words: int = LEAD_WORDS) -> int:
     """How many of a text's first shingles are its lead's (the shingles of its first
-    LEAD_WORDS words)."""
-    return max(1, min(words, LEAD_WORDS) - SHINGLE_WORDS + 1)
+    `lead_words` words)."""
+    return max(1, min(words, lead_words) - SHINGLE_WORDS + 1)
 
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:

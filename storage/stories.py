@@ -617,10 +617,13 @@ class StoryIndex:
 
     def _retained_since(self) -> datetime:
         """The oldest last publication whose index entries are kept (see INDEX_RETENTION)."""
+        return self._newest_entry() - INDEX_RETENTION
+
+    def _newest_entry(self) -> datetime:
+        """The newest index entry's last publication, as stored or as this batch moved it."""
         if self._newest is None:
-            newest = self._conn.scalar(_NEWEST_ENTRY)
-            self._newest = _aware(newest) if newest is not None else _EPOCH
-        return self._newest - INDEX_RETENTION
+            self._newest = _newest_entry(self._conn) or _EPOCH
+        return self._newest
 
     def _new_id(self) -> int:
         # Ingest is serialised (one batch at a time): ids can be given here, before the rows
@@ -687,9 +690,7 @@ class StoryIndex:
         index range at the old end of `last_published`: a few rows a batch)."""
         if not changed:
             return
-        self._retained_since()  # (the stored newest, read once)
-        assert self._newest is not None
-        self._newest = max(self._newest, *(s.last_published for s in changed))
+        self._newest = max(self._newest_entry(), *(s.last_published for s in changed))
         since = self._retained_since()
         oldest = self._conn.scalar(_OLDEST_ENTRY)
         if oldest is None or _aware(oldest) >= since:
@@ -750,6 +751,19 @@ _GROW_STORY = (
         last_published=sa.bindparam("last", type_=stories.c.last_published.type),
     )
 )
+
+
+def drop_past_retention(conn: Connection) -> None:
+    """Delete the index entries past INDEX_RETENTION of the newest one, as ingest batches do as
+    entries age (for a bulk load that wrote every story's entries: bench/scale.py)."""
+    newest = _newest_entry(conn)
+    if newest is not None:
+        conn.execute(_DROP_PAST_RETENTION, {"since": newest - INDEX_RETENTION})
+
+
+def _newest_entry(conn: Connection) -> datetime | None:
+    newest = conn.scalar(_NEWEST_ENTRY)
+    return _aware(newest) if newest is not None else None
 
 
 def _write_index_changes(

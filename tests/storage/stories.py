@@ -1,6 +1,29 @@
-"""Invented news texts for the storage tests: a wire story, its syndicated copy, another story."""
+"""Invented news texts for the storage tests: a wire story, its syndicated copy, another story;
+and a story row written directly."""
 
 from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from storage.schema import stories, story_terms
+
+
+def store_story(conn: sa.Connection, story_id: int, last: datetime, term: str = "kabul") -> None:
+    """A story published at `last` and its index entry for `term`, written as rows."""
+    conn.execute(
+        stories.insert().values(
+            id=story_id,
+            created=last,
+            first_published=last,
+            last_published=last,
+            size=1,
+            centroid={term: 1.0},
+        )
+    )
+    conn.execute(story_terms.insert().values(term=term, story_id=story_id, last_published=last))
+
 
 WIRE_PARAGRAPHS = [
     "Russia's special envoy for Afghanistan met a delegation of the Taliban government in "

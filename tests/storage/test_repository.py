@@ -23,7 +23,6 @@ from storage.repository import (
     open_corpus,
 )
 from storage.schema import articles, metadata, pages, story_terms, term_stats, text_anchors
-from storage.schema import stories as stories_table
 from tests.storage.revisions import engine_at
 from tests.storage.stories import (
     COPY_BODY,
@@ -32,6 +31,7 @@ from tests.storage.stories import (
     REWRITE_BODY,
     TRIMMED_BODY,
     WIRE_BODY,
+    store_story,
 )
 
 WATCH = "russia-taliban"
@@ -774,19 +774,7 @@ def test_migration_0011_keeps_the_story_index_within_retention(database_url: str
     newest = datetime(2024, 6, 1, tzinfo=UTC)
     with engine.begin() as conn:
         for story_id, last in ((1, newest - timedelta(days=31)), (2, newest - timedelta(days=29))):
-            conn.execute(
-                stories_table.insert().values(
-                    id=story_id,
-                    created=newest,
-                    first_published=last,
-                    last_published=last,
-                    size=1,
-                    centroid={"kabul": 1.0},
-                )
-            )
-            conn.execute(
-                story_terms.insert().values(term="kabul", story_id=story_id, last_published=last)
-            )
+            store_story(conn, story_id, last)
         conn.execute(story_terms.insert().values(term="moscow", story_id=2, last_published=newest))
     engine.dispose()
     with open_corpus(database_url) as corpus:

@@ -22,6 +22,7 @@ from tests.storage.stories import (
     REWRITE_BODY,
     TRIMMED_BODY,
     WIRE_BODY,
+    store_story,
 )
 from tests.storage.test_repository import make_article
 
@@ -358,3 +359,13 @@ def test_an_article_past_the_retention_starts_its_own_story(corpus: Corpus) -> N
         corpus, "https://d.example/4", REWRITE_BODY, "Kabul and Moscow", MONDAY + timedelta(hours=2)
     )
     assert story_of(corpus, rewrite.id) != story_of(corpus, wire.id)
+
+
+def test_a_bulk_load_drops_the_entries_past_retention(corpus: Corpus) -> None:
+    # (What bench/scale.py's fill calls once, having written every story's entries.)
+    newest = MONDAY + stories.INDEX_RETENTION + timedelta(days=1)
+    with corpus.engine.begin() as conn:
+        for story_id, last in ((1, MONDAY), (2, newest - stories.INDEX_RETENTION), (3, newest)):
+            store_story(conn, story_id, last)
+        stories.drop_past_retention(conn)
+    assert _indexed_stories(corpus) == {2, 3}
