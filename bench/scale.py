@@ -46,6 +46,7 @@ the probing process, and the fill time and rate.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import itertools
 import json
@@ -531,7 +532,7 @@ class Loader:
                     story_ids[story],
                 )
             )
-            anchor_rows.extend((anchor, aid) for anchor in a["anchors"])
+            anchor_rows.extend((anchor, aid, len(a["anchors"])) for anchor in a["anchors"])
         self.terms.update(batch["terms"])
         self.articles += len(article_rows)
         if self.sqlite:
@@ -565,7 +566,8 @@ class Loader:
                 [(*r[:6], ts(r[6]), ts(r[7]), *r[8:]) for r in article_rows],
             )
             cur.executemany(
-                "INSERT INTO fill_anchors (anchor, article_id) VALUES (?, ?)", anchor_rows
+                "INSERT INTO fill_anchors (anchor, article_id, anchor_count) VALUES (?, ?, ?)",
+                anchor_rows,
             )
             raw.commit()
         finally:
@@ -583,7 +585,7 @@ class Loader:
                 ),
                 ("story_terms", "term, story_id, last_published", term_rows),
                 ("articles", self._ARTICLE_COLUMNS, article_rows),
-                ("text_anchors", "anchor, article_id", anchor_rows),
+                ("text_anchors", "anchor, article_id, anchor_count", anchor_rows),
             ):
                 with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
@@ -627,7 +629,7 @@ class Loader:
                 ).fetchone()[0]
                 cur.execute(table.replace("text_anchors", "text_anchors_new", 1))
                 cur.execute(
-                    "INSERT INTO text_anchors_new SELECT anchor, article_id FROM "
+                    "INSERT INTO text_anchors_new SELECT anchor, article_id, anchor_count FROM "
                     "(SELECT * FROM text_anchors UNION ALL SELECT * FROM fill_anchors) "
                     "ORDER BY anchor, article_id"
                 )
@@ -655,10 +657,14 @@ class Loader:
         self.engine.dispose()
 
 
-_FILL_ANCHORS = "CREATE TABLE IF NOT EXISTS fill_anchors (anchor BIGINT, article_id INTEGER)"
+_FILL_ANCHORS = (
+    "CREATE TABLE IF NOT EXISTS fill_anchors "
+    "(anchor BIGINT, article_id INTEGER, anchor_count SMALLINT)"
+)
 _DROP_ANCHOR_KEY = "ALTER TABLE text_anchors DROP CONSTRAINT IF EXISTS pk_text_anchors"
 _ADD_ANCHOR_KEY = (
-    "ALTER TABLE text_anchors ADD CONSTRAINT pk_text_anchors PRIMARY KEY (anchor, article_id)"
+    "ALTER TABLE text_anchors ADD CONSTRAINT pk_text_anchors PRIMARY KEY (anchor, article_id) "
+    "INCLUDE (anchor_count)"
 )
 
 
@@ -734,6 +740,10 @@ def _probes(models: Models, stories_filled: int, count: int, round_: int) -> lis
 
 def _measure(url: str, models: Models, stories_filled: int, count: int, round_: int) -> dict:
     probes = _probes(models, stories_filled, count, round_)
+    # The text models are dropped before anything is measured: a worker holds none, and their
+    # millions of references made each full collection of the garbage collector cost ~70 ms.
+    del models
+    gc.collect()
     lookups = []  # ms per Corpus.lookup: the dedup and story lookup, nothing written
     candidates = []
     verified = []  # of the candidates, those dedup.worth_verifying keeps
@@ -818,12 +828,12 @@ def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
     anchors = ", ".join(str(a) for a in fp.anchors)
     found = conn.execute(
         sa.text(
-            "SELECT c.hits, a.minhash FROM (SELECT article_id, count(*) AS hits "
-            f"FROM text_anchors WHERE anchor IN ({anchors}) GROUP BY article_id) c "
-            "JOIN articles a ON a.id = c.article_id"
+            "SELECT c.hits, c.anchors, a.minhash FROM (SELECT article_id, count(*) AS hits, "
+            f"max(anchor_count) AS anchors FROM text_anchors WHERE anchor IN ({anchors}) "
+            "GROUP BY article_id) c JOIN articles a ON a.id = c.article_id"
         )
     ).all()
-    return len(found), sum(dedup.worth_verifying_all(fp.signature, found))
+    return len(found), sum(dedup.worth_verifying_all(fp.signature, len(fp.anchors), found))
 
 
 def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):

@@ -5,21 +5,23 @@ changes.
 The anchors are `storage.dedup.anchors` of an article's content. The index lives in the
 database, not in memory: every worker shares it and nothing is lost on a restart. It is one
 B-tree keyed by (anchor, article_id) (SQLite: a WITHOUT ROWID table; PostgreSQL: the primary
-key): a lookup reads a bucket's members from the index alone, and an article's ~22 anchors are
-~22 entries to write, each at a random place of the tree (at a million articles, what ingest
-spends most on). Statements are driver SQL with positional parameters or arrays: SQLAlchemy's
-processing of many named parameters cost more than the query itself.
+key), each entry holding its article's number of anchors: a lookup reads a bucket's members,
+and how many anchors each has (`dedup.worth_verifying` needs it), from the index alone, and an
+article's ~22 anchors are ~22 entries to write, each at a random place of the tree (at a
+million articles, what ingest spends most on). Statements are driver SQL with positional
+parameters or arrays: SQLAlchemy's processing of many named parameters cost more than the
+query itself.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage import dedup
+from storage.database import json_text
 from storage.schema import SIGNATURE_INDEX, articles, text_anchors
 
 # Members read per bucket (see bucket_members).
@@ -27,21 +29,21 @@ BUCKET_SAMPLE = 20
 REBUILD_BATCH = 500
 
 
-def add_anchors(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
-    """Index (anchor, article_id) rows, in one statement, in index order (neighbouring entries
-    of the index are written together)."""
+def add_anchors(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Index (anchor, article_id, the article's number of anchors) rows, in one statement, in
+    index order (neighbouring entries of the index are written together)."""
     if not rows:
         return
     ordered = sorted(rows)
     if conn.dialect.name == "postgresql":
-        anchors, ids = zip(*ordered, strict=True)
-        conn.exec_driver_sql(_POSTGRESQL_INSERT, (list(anchors), list(ids)))
+        conn.exec_driver_sql(_POSTGRESQL_INSERT, tuple(list(c) for c in zip(*ordered, strict=True)))
     else:
         conn.exec_driver_sql(_SQLITE_INSERT, ordered)
 
 
-def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[int]]:
-    """The articles holding each anchor, the newest BUCKET_SAMPLE of each, newest first. A
+def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    """The articles holding each anchor, as (article_id, its number of anchors), the newest
+    BUCKET_SAMPLE of each, newest first. A
     bucket of thousands (a phrase every article of a topic uses) says little about any of
     them, and reading it all would cost more than the rest of the lookup. The newest, because a
     copy most often follows its original by hours or days: at 1M synthetic articles every
@@ -50,16 +52,18 @@ def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[i
     article meets it in the buckets that are not full (names, rare phrases); a large duplicate
     group is found through any of its members."""
     anchors = list(dict.fromkeys(anchors))
-    members: dict[int, list[int]] = {anchor: [] for anchor in anchors}
+    members: dict[int, list[tuple[int, int]]] = {anchor: [] for anchor in anchors}
     if not anchors:
         return members
     if conn.dialect.name == "postgresql":
-        for anchor, found in conn.exec_driver_sql(_POSTGRESQL_QUERY, (anchors,)):
-            members[anchor] = found
+        for anchor, ids, counts in conn.exec_driver_sql(_POSTGRESQL_QUERY, (anchors,)):
+            if ids:
+                members[anchor] = list(zip(ids, counts, strict=True))
     else:
-        for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json.dumps(anchors),)):
+        for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json_text(anchors),)):
             if found:
-                members[anchor] = [int(a) for a in found.split(",")]
+                pairs = (member.split(":") for member in found.split(","))
+                members[anchor] = [(int(i), int(n)) for i, n in pairs]
     for found in members.values():
         found.sort(reverse=True)
     return members
@@ -69,7 +73,7 @@ def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]
     """The stored MinHash signatures of these articles."""
     ids = sorted(set(article_ids))
     if conn.dialect.name == "sqlite":  # (the planner would take the row by its id)
-        rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json.dumps(ids),))
+        rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json_text(ids),))
     else:
         rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,))
     return {i: bytes(m) for i, m in rows}
@@ -92,7 +96,7 @@ def rebuild(conn: Connection) -> int:
         for article_id, body in rows:
             found = dedup.fingerprint(body)
             signatures.append({"aid": article_id, "signature": found.signature})
-            anchors += [(anchor, article_id) for anchor in found.anchors]
+            anchors += [(anchor, article_id, len(found.anchors)) for anchor in found.anchors]
         conn.execute(update, signatures)
         add_anchors(conn, anchors)
         done += len(rows)
@@ -100,31 +104,34 @@ def rebuild(conn: Connection) -> int:
     return done
 
 
-# A correlated subquery per anchor, its members as one text: 3x faster than a UNION ALL of a
-# subquery per anchor.
+# A correlated subquery per anchor, its members as one text ("id:anchors,id:anchors"): 3x
+# faster than a UNION ALL of a subquery per anchor.
 _SQLITE_QUERY = (
-    "SELECT q.value, (SELECT group_concat(article_id) FROM (SELECT article_id "
-    "FROM text_anchors WHERE anchor = q.value "
+    "SELECT q.value, (SELECT group_concat(article_id || ':' || anchor_count) FROM "
+    "(SELECT article_id, anchor_count FROM text_anchors WHERE anchor = q.value "
     f"ORDER BY article_id DESC LIMIT {BUCKET_SAMPLE})) FROM json_each(?) AS q"
 )
 # One statement over the anchors as an array (planned once, whatever their number), a row per
-# anchor with its members as an array: a row per member cost SQLAlchemy more than the query.
-# (In both, the ORDER BY makes "the newest BUCKET_SAMPLE" the rule, not the plan's; the index
-# answers it in order, without a sort.)
+# anchor with its members and their numbers of anchors as two arrays (aggregated from the same
+# rows: in step): a row per member cost SQLAlchemy more than the query. (In both, the ORDER BY
+# makes "the newest BUCKET_SAMPLE" the rule, not the plan's; the index answers it in order,
+# without a sort, and from the index alone: the count is an INCLUDE column of the key.)
 _POSTGRESQL_QUERY = (
-    "SELECT q.anchor, ARRAY(SELECT article_id FROM text_anchors "
+    "SELECT q.anchor, b.ids, b.counts FROM unnest(CAST(%s AS bigint[])) AS q(anchor) "
+    "CROSS JOIN LATERAL (SELECT array_agg(article_id) AS ids, array_agg(anchor_count) AS counts "
+    "FROM (SELECT article_id, anchor_count FROM text_anchors "
     "WHERE text_anchors.anchor = q.anchor ORDER BY article_id DESC "
-    f"LIMIT {BUCKET_SAMPLE}) FROM unnest(CAST(%s AS bigint[])) AS q(anchor)"
+    f"LIMIT {BUCKET_SAMPLE}) AS m) AS b"
 )
 _SQLITE_SIGNATURES = (
     f"SELECT id, minhash FROM articles INDEXED BY {SIGNATURE_INDEX} "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
 _POSTGRESQL_SIGNATURES = "SELECT id, minhash FROM articles WHERE id = ANY(CAST(%s AS integer[]))"
-_SQLITE_INSERT = "INSERT INTO text_anchors (anchor, article_id) VALUES (?, ?)"
+_SQLITE_INSERT = "INSERT INTO text_anchors (anchor, article_id, anchor_count) VALUES (?, ?, ?)"
 # Arrays, not parameters per row: psycopg parses a statement of more than 50 parameters on every
 # call.
 _POSTGRESQL_INSERT = (
-    "INSERT INTO text_anchors (anchor, article_id) SELECT * FROM "
-    "unnest(CAST(%s AS bigint[]), CAST(%s AS integer[]))"
+    "INSERT INTO text_anchors (anchor, article_id, anchor_count) SELECT * FROM "
+    "unnest(CAST(%s AS bigint[]), CAST(%s AS integer[]), CAST(%s AS smallint[]))"
 )

@@ -37,6 +37,15 @@ T = TypeVar("T")
 JSON_DESERIALIZER = orjson.loads
 
 
+def json_text(value: Any) -> str:
+    """JSON text of a value (orjson: 5-10x faster than json.dumps), for JSON columns and for the
+    JSON list parameters of SQLite statements (json_each)."""
+    return orjson.dumps(value).decode()
+
+
+_JSON = {"json_deserializer": JSON_DESERIALIZER, "json_serializer": json_text}
+
+
 class DatabaseError(Exception):
     """The database cannot be used: unreachable, unwritable, not a database. One-line reason."""
 
@@ -55,9 +64,7 @@ def create_engine(url: str) -> Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
-    return sa.create_engine(
-        parsed, pool_pre_ping=True, connect_args=connect_args, json_deserializer=JSON_DESERIALIZER
-    )
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **_JSON)
 
 
 def connect(url: str) -> Engine:
@@ -169,7 +176,7 @@ def _sqlite_engine(url: URL) -> Engine:
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"json_deserializer": JSON_DESERIALIZER}
+    kwargs: dict[str, Any] = dict(_JSON)
     if memory:
         # One shared connection, or every checkout would see its own empty database.
         kwargs["poolclass"] = sa.StaticPool

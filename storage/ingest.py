@@ -13,10 +13,11 @@ cost ~25 ms an article, most of it round trips and random reads; a batch's queri
 
 The pipeline, per article: same canonical URL -> known (nothing new stored); same text ->
 copy of that text's original; else near-copy candidates (stored anchors, and this batch's)
-kept when they share enough anchors or of the signature (`dedup.worth_verifying`), verified on
-their texts (`dedup.overlap`), the best match links the article to its group's original; an older
-article takes over its group (`_become_original`); an original is clustered into a story
-(`stories.StoryIndex`), a copy joins its original's story.
+kept when they share enough anchors, or enough of them and of the signature
+(`dedup.worth_verifying`), verified on their texts (`dedup.overlap`), the best match links the
+article to its group's original; an older article takes over its group (`_become_original`);
+an original is clustered into a story (`stories.StoryIndex`), a copy joins its original's
+story.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
+from itertools import zip_longest
 from operator import itemgetter
 from typing import Any
 
@@ -176,11 +178,12 @@ class IngestBatch:
         self._members: dict[int, _Member] = {}
         self._signatures: dict[int, bytes] = {}
         self._buckets: dict[int, list[int]] = {}  # anchor -> newest stored members
+        self._anchor_counts: dict[int, int] = {}  # article -> its number of anchors
         self._batch_buckets: dict[int, list[int]] = {}  # anchor -> this batch's articles
         self._batch_ids: set[int] = set()  # this batch's articles
         # Rows to write at the flush.
         self._articles: list[dict[str, Any]] = []
-        self._anchors: list[tuple[int, int]] = []  # (anchor, article_id)
+        self._anchors: list[tuple[int, int, int]] = []  # (anchor, article_id, its anchors)
         self._pages: list[dict[str, Any]] = []
         self._matches: list[dict[str, Any]] = []
         self._next_id: int | None = None
@@ -189,20 +192,20 @@ class IngestBatch:
 
     def prefetch(self, items: Sequence[Prepared]) -> None:
         """Read what these articles' placement needs, a few queries for all of them."""
-        self._read_known([p.article.canonical_url for p in items])
+        self._read_known(
+            [p.article.canonical_url for p in items],
+            [h for p in items if (h := p.fingerprint.text_hash) is not None],
+        )
         new = [p for p in items if self._known[p.article.canonical_url] is None]
         hashes = [h for p in new if (h := p.fingerprint.text_hash) is not None]
-        self._read_originals(hashes)
         copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
 
         near = [p.fingerprint for p in new if p.fingerprint.near_copy_candidate]
-        self._buckets.update(
-            anchor_index.bucket_members(self._conn, [a for f in near for a in f.anchors])
-        )
+        self._read_buckets([a for f in near for a in f.anchors])
         # Stored candidates: those of the batch's articles cannot push them out of the
         # ranking, only down it.
         ranked = [(f, self._ranked_candidates(f)) for f in near]
-        self._read_signatures(c for _, found in ranked for c in found)
+        self._read_signatures(ranked)
         verified = [i for f, found in ranked for i in self._worth_verifying(f, found)]
         self._read_members([*copies_of, *verified])
         # A copy joins its original's story: those stories are read too.
@@ -214,29 +217,48 @@ class IngestBatch:
             if p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None
         )
 
-    def _read_known(self, urls: Iterable[str]) -> None:
-        """Read which of these canonical URLs are stored (those not read yet)."""
-        missing = [u for u in dict.fromkeys(urls) if u not in self._known]
-        self._known.update(dict.fromkeys(missing))
-        for chunk in chunks(missing):
-            for row in self._conn.execute(_KNOWN, {"urls": chunk}):
-                self._known[row.canonical_url] = _Known(
-                    row.id, row.duplicate_of, row.duplicate_reason, row.story_id
-                )
+    def _read_known(self, urls: Iterable[str], hashes: Iterable[str]) -> None:
+        """Read which of these canonical URLs are stored, and the originals of these texts
+        (those not read yet; None: none stored), in one query (a round trip each cost ~0.2 ms
+        of a PostgreSQL lookup)."""
+        urls = [u for u in dict.fromkeys(urls) if u not in self._known]
+        hashes = [h for h in dict.fromkeys(hashes) if h not in self._originals]
+        self._known.update(dict.fromkeys(urls))
+        self._originals.update(dict.fromkeys(hashes))
+        for url_chunk, hash_chunk in zip_longest(chunks(urls), chunks(hashes), fillvalue=()):
+            params = {"urls": list(url_chunk), "hashes": list(hash_chunk)}
+            for row in self._conn.execute(_KNOWN_OR_SAME_TEXT, params):
+                if not row.by_text:
+                    self._known[row.key] = _Known(
+                        row.id, row.duplicate_of, row.duplicate_reason, row.story_id
+                    )
+                elif row.duplicate_of is None:  # (the text's original: no copy)
+                    self._originals[row.key] = row.id
 
-    def _read_originals(self, hashes: Iterable[str]) -> None:
-        """Read the originals of these texts (those not read yet; None: no stored original)."""
-        missing = [h for h in dict.fromkeys(hashes) if h not in self._originals]
-        self._originals.update(dict.fromkeys(missing))
-        for chunk in chunks(missing):
-            rows = self._conn.execute(_WITH_TEXT, {"hashes": chunk})
-            self._originals.update((h, i) for h, i, copy_of in rows if copy_of is None)
+    def _read_buckets(self, anchors: Iterable[int]) -> None:
+        """Read the stored members of these anchors' buckets (those not read yet), without
+        this batch's flushed articles (they are counted apart, see `_ranked_candidates`)."""
+        missing = [a for a in anchors if a not in self._buckets]
+        if not missing:
+            return
+        for anchor, found in anchor_index.bucket_members(self._conn, missing).items():
+            self._buckets[anchor] = [i for i, _ in found if i not in self._batch_ids]
+            self._anchor_counts.update(found)
 
-    def _read_signatures(self, ranked: Iterable[tuple[int, int]]) -> None:
-        """Read the signatures `dedup.worth_verifying` needs of these (candidate, anchors
-        shared) and were not read yet, in one query."""
+    def _read_signatures(
+        self, ranked: Iterable[tuple[dedup.Fingerprint, list[tuple[int, int]]]]
+    ) -> None:
+        """Read the signatures `dedup.worth_verifying` needs of the (candidate, anchors shared)
+        of these texts and were not read yet, in one query."""
+        counts = self._anchor_counts
         # (Membership tests, not `set - dict.keys()`: that walks the whole dict.)
-        missing = {i for i, n in ranked if dedup.needs_signature(n) and i not in self._signatures}
+        missing = {
+            i
+            for fingerprint, found in ranked
+            for i, shared in found
+            if i not in self._signatures
+            and dedup.needs_signature(len(fingerprint.anchors), shared, counts[i])
+        }
         if missing:
             self._signatures.update(anchor_index.signatures(self._conn, list(missing)))
 
@@ -254,8 +276,9 @@ class IngestBatch:
 
     def place(self, item: Prepared) -> _Place:
         """Where the article goes, given everything stored and this batch's earlier articles."""
-        article = item.article
-        known = self._known_by_url(article.canonical_url)
+        article, text_hash = item.article, item.fingerprint.text_hash
+        self._read_known([article.canonical_url], [text_hash] if text_hash is not None else [])
+        known = self._known[article.canonical_url]
         if known is not None:
             return _Place(known)
         link = self._find_original(item)
@@ -263,10 +286,6 @@ class IngestBatch:
             return _Place(None, link, link.original.story_id)
         vector = self.stories.vector(item.story_terms, article.published)
         return _Place(None, link, self.stories.find(vector), vector)
-
-    def _known_by_url(self, url: str) -> _Known | None:
-        self._read_known([url])
-        return self._known[url]
 
     def _find_original(self, item: Prepared) -> _Link | None:
         """The original of the group the new article belongs to (same text, else the verified
@@ -281,7 +300,7 @@ class IngestBatch:
         return self._nearest_original(item.article, fingerprint)
 
     def _original_with_text(self, text_hash: str) -> int | None:
-        self._read_originals([text_hash])
+        self._read_known([], [text_hash])
         return self._originals[text_hash]
 
     def _ranked_candidates(self, fingerprint: dedup.Fingerprint) -> list[tuple[int, int]]:
@@ -291,10 +310,7 @@ class IngestBatch:
         only, of a full bucket, is none: a phrase that many texts hold says nothing alone (at
         100k synthetic articles most candidates were such, each a signature to read and
         compare), while a copy shares several anchors, or a rare one."""
-        missing = [a for a in fingerprint.anchors if a not in self._buckets]
-        if missing:  # (not read ahead: the batch's flushed articles are counted apart)
-            for anchor, found in anchor_index.bucket_members(self._conn, missing).items():
-                self._buckets[anchor] = [i for i in found if i not in self._batch_ids]
+        self._read_buckets(fingerprint.anchors)
         hits: Counter[int] = Counter()
         in_rare: set[int] = set()
         sample = anchor_index.BUCKET_SAMPLE
@@ -317,9 +333,12 @@ class IngestBatch:
         read."""
         if ranked is None:
             ranked = self._ranked_candidates(fingerprint)
-        self._read_signatures(ranked)
+        self._read_signatures([(fingerprint, ranked)])
+        counts, signatures = self._anchor_counts, self._signatures
         worth = dedup.worth_verifying_all(
-            fingerprint.signature, [(shared, self._signatures.get(i)) for i, shared in ranked]
+            fingerprint.signature,
+            len(fingerprint.anchors),
+            [(shared, counts[i], signatures.get(i)) for i, shared in ranked],
         )
         return [i for (i, _), keep in zip(ranked, worth, strict=True) if keep]
 
@@ -405,9 +424,10 @@ class IngestBatch:
         # Copies are indexed too: a later copy may be closer to a copy than to the original.
         self._signatures[article_id] = fingerprint.signature
         self._batch_ids.add(article_id)
+        self._anchor_counts[article_id] = count = len(fingerprint.anchors)
         for anchor in fingerprint.anchors:
             self._batch_buckets.setdefault(anchor, []).append(article_id)
-            self._anchors.append((anchor, article_id))
+            self._anchors.append((anchor, article_id, count))
         self._hold_page_and_matches(item, article_id)
         if link is not None and _is_older(article, link.original):
             self.flush()
@@ -582,17 +602,26 @@ def _member(row: Row[Any]) -> _Member:
 
 
 # Prebuilt, with list parameters: one cached statement however many values are looked up.
-_KNOWN = sa.select(
-    articles.c.id,
-    articles.c.canonical_url,
-    articles.c.duplicate_of,
-    articles.c.duplicate_reason,
-    articles.c.story_id,
-).where(articles.c.canonical_url.in_(sa.bindparam("urls", expanding=True)))
-# The articles with a text (its original is the one that is no copy). "AND duplicate_of IS NULL"
-# in SQL made SQLite scan the originals by the duplicate_of index (3 s at 1M articles).
-_WITH_TEXT = sa.select(articles.c.text_hash, articles.c.id, articles.c.duplicate_of).where(
-    articles.c.text_hash.in_(sa.bindparam("hashes", expanding=True))
+# The stored articles with these canonical URLs, and those with these texts (the text's original
+# is the one that is no copy: "AND duplicate_of IS NULL" in SQL made SQLite scan the originals
+# by the duplicate_of index, 3 s at 1M articles).
+_KNOWN_OR_SAME_TEXT = sa.union_all(
+    sa.select(
+        sa.literal(False).label("by_text"),
+        articles.c.canonical_url.label("key"),
+        articles.c.id,
+        articles.c.duplicate_of,
+        articles.c.duplicate_reason,
+        articles.c.story_id,
+    ).where(articles.c.canonical_url.in_(sa.bindparam("urls", expanding=True))),
+    sa.select(
+        sa.literal(True),
+        articles.c.text_hash,
+        articles.c.id,
+        articles.c.duplicate_of,
+        sa.null(),
+        sa.null(),
+    ).where(articles.c.text_hash.in_(sa.bindparam("hashes", expanding=True))),
 )
 _MEMBERS = sa.select(
     articles.c.id,

@@ -128,8 +128,11 @@ pages = sa.Table(
 text_anchors = sa.Table(
     "text_anchors",
     metadata,
-    sa.Column("anchor", sa.BigInteger, primary_key=True),
-    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
+    sa.Column("anchor", sa.BigInteger, nullable=False),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    # The article's number of anchors, in every entry: read with a bucket, from the index alone.
+    sa.Column("anchor_count", sa.SmallInteger, nullable=False),
+    sa.PrimaryKeyConstraint("anchor", "article_id", postgresql_include=["anchor_count"]),
     sqlite_with_rowid=False,
 )
 
@@ -148,16 +151,18 @@ stories = sa.Table(
 )
 
 # Candidate lookup: each story's heaviest terms (a bounded number), with the story's last
-# publication time so that a lookup only reads the stories of the time window.
+# publication time so that a lookup only reads the stories of the time window. Keyed by story
+# (SQLite: WITHOUT ROWID, the rows in key order): a story's entries are written, moved and
+# dropped together, on a page or two, where a key by term put each at a random place.
 story_terms = sa.Table(
     "story_terms",
     metadata,
-    sa.Column("term", sa.String(100), primary_key=True),
     sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id"), primary_key=True),
+    sa.Column("term", sa.String(100), primary_key=True),
     sa.Column("last_published", UtcDateTime, nullable=False),
     sa.Index(None, "term", "last_published", "story_id"),  # covering: the candidate search
-    sa.Index(None, "story_id"),
     sa.Index(None, "last_published"),  # the entries past retention (storage/stories.py)
+    sqlite_with_rowid=False,
 )
 
 # Document frequencies of the terms of original articles, for IDF; the row of the empty

@@ -40,7 +40,6 @@ entities lost 0.003.
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
@@ -53,7 +52,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.database import advance_sequence, chunks
+from storage.database import advance_sequence, chunks, json_text
 from storage.dedup import STOP_WORDS, normalise_text
 from storage.schema import stories, story_terms
 
@@ -346,7 +345,7 @@ class DocumentFrequencies:
             terms, counts = [t for t, _ in rows], [n for _, n in rows]
             conn.execute(_ADD_TERMS_POSTGRESQL, {"terms": terms, "counts": counts})
         else:
-            conn.execute(_ADD_TERMS_SQLITE, {"rows": json.dumps(rows)})
+            conn.execute(_ADD_TERMS_SQLITE, {"rows": json_text(rows)})
         stored = self._stored.counts
         for term, n in rows:
             stored[term] = stored.get(term, 0) + n
@@ -358,7 +357,7 @@ def _read_frequencies(conn: Connection, terms: Sequence[str]) -> dict[str, int]:
     if conn.dialect.name == "postgresql":
         stmt, param = _READ_TERMS_POSTGRESQL, list(terms)
     else:
-        stmt, param = _READ_TERMS_SQLITE, json.dumps(list(terms))
+        stmt, param = _READ_TERMS_SQLITE, json_text(list(terms))
     read = dict.fromkeys(terms, 0)
     read.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
     return read
@@ -567,7 +566,7 @@ class StoryIndex:
                 _RANKINGS_POSTGRESQL, params | {"limit": limit, "read": MAX_STORY_CANDIDATES}
             )
         else:
-            stamps = json.dumps([(i, t, _sqlite_time(s)) for i, t, s in rows])
+            stamps = json_text([(i, t, _sqlite_time(s)) for i, t, s in rows])
             result = self._conn.execute(
                 _RANKINGS_SQLITE, {"q": stamps, "limit": limit, "read": MAX_STORY_CANDIDATES}
             )
@@ -790,7 +789,7 @@ def _write_index_changes(
         (_ADD_ENTRIES_SQLITE, [(i, t, _sqlite_time(last)) for i, t, last in added]),
     ):
         if json_rows:
-            conn.exec_driver_sql(statement, (json.dumps(json_rows),))
+            conn.exec_driver_sql(statement, (json_text(json_rows),))
 
 
 _DROP_ENTRIES_POSTGRESQL = (
@@ -805,7 +804,7 @@ _MOVE_ENTRIES_POSTGRESQL = (
 _ADD_ENTRIES_POSTGRESQL = (
     "INSERT INTO story_terms (story_id, term, last_published) "
     "SELECT * FROM unnest(CAST(%s AS integer[]), CAST(%s AS text[]), CAST(%s AS timestamptz[])) "
-    "ON CONFLICT (term, story_id) DO UPDATE SET last_published = excluded.last_published"
+    "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published"
 )
 _DROP_ENTRIES_SQLITE = (
     "DELETE FROM story_terms WHERE (story_id, term) IN "
@@ -820,7 +819,7 @@ _MOVE_ENTRIES_SQLITE = (
 _ADD_ENTRIES_SQLITE = (
     "INSERT INTO story_terms (story_id, term, last_published) "
     "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
-    "ON CONFLICT (term, story_id) DO UPDATE SET last_published = excluded.last_published"
+    "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published"
 )
 
 

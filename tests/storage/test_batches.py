@@ -207,4 +207,6 @@ def test_a_full_bucket_gives_its_newest_members(corpus: Corpus) -> None:
     with corpus.engine.connect() as conn:
         members = anchor_index.bucket_members(conn, [anchor])[anchor]
     newest = sorted((s.id for s in stored), reverse=True)[: anchor_index.BUCKET_SAMPLE]
-    assert members == newest
+    # ... each with its number of anchors.
+    counts = [len(dedup.fingerprint(corpus.get_article(i).body).anchors) for i in newest]
+    assert members == list(zip(newest, counts, strict=True))

@@ -202,28 +202,61 @@ def test_wire_sources() -> None:
 
 
 def test_trimmed_and_dressed_copies_are_worth_verifying_other_texts_are_not() -> None:
-    original = fingerprint(WIRE_BODY).signature
-    for copy in (TRIMMED_BODY, DRESSED_BODY, COPY_BODY):
-        assert dedup.worth_verifying(1, original, fingerprint(copy).signature)
-    other = fingerprint(OTHER_BODY).signature
-    assert not dedup.worth_verifying(1, original, other)
-    # Many shared anchors are reason enough, whatever the full-text estimate says.
-    assert dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS, original, other)
-    # ... and then the candidate's signature is not read at all (a random read at scale).
-    assert not dedup.needs_signature(dedup.VERIFY_MIN_ANCHORS)
-    assert dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS, original, None)
+    wire = fingerprint(WIRE_BODY)
+    for body in (TRIMMED_BODY, DRESSED_BODY, COPY_BODY):
+        copy = fingerprint(body)
+        shared = len(set(wire.anchors) & set(copy.anchors))
+        assert dedup.worth_verifying(
+            wire.signature, len(wire.anchors), shared, len(copy.anchors), copy.signature
+        )
+        # Sharing fewer anchors, the copy is still worth it on its signature ...
+        assert dedup.needs_signature(len(wire.anchors), 3, len(copy.anchors))
+        assert dedup.worth_verifying(
+            wire.signature, len(wire.anchors), 3, len(copy.anchors), copy.signature
+        )
+    other = fingerprint(OTHER_BODY)
+    # ... where another story's text is not.
+    assert dedup.needs_signature(len(wire.anchors), 3, len(other.anchors))
+    assert not dedup.worth_verifying(
+        wire.signature, len(wire.anchors), 3, len(other.anchors), other.signature
+    )
+    # Many shared anchors are reason enough, whatever the full-text estimate says, and then the
+    # candidate's signature is not read at all (a random read at scale).
+    assert not dedup.needs_signature(len(wire.anchors), dedup.VERIFY_MIN_ANCHORS, 15)
+    assert dedup.worth_verifying(
+        wire.signature, len(wire.anchors), dedup.VERIFY_MIN_ANCHORS, len(other.anchors), None
+    )
     with pytest.raises(ValueError, match="signature is needed"):
-        dedup.worth_verifying(dedup.VERIFY_MIN_ANCHORS - 1, original, None)
+        dedup.worth_verifying(wire.signature, len(wire.anchors), 3, len(other.anchors), None)
+
+
+def test_one_anchor_of_many_is_not_worth_a_signature_read() -> None:
+    """A text sharing one anchor of ~28 with another (a common phrase) is dropped without its
+    signature; one anchor of a short text's few is a share worth the read."""
+    wire = fingerprint(WIRE_BODY)
+    assert dedup.anchor_share(1, len(wire.anchors), 28) < dedup.VERIFY_MIN_SHARE
+    assert not dedup.needs_signature(len(wire.anchors), 1, 28)
+    assert not dedup.worth_verifying(wire.signature, len(wire.anchors), 1, 28, None)
+    # The share is of the text with fewer anchors, whichever it is.
+    assert dedup.anchor_share(1, len(wire.anchors), 4) == dedup.anchor_share(1, 4, 28) == 0.25
+    assert dedup.needs_signature(len(wire.anchors), 1, 4)
+    assert dedup.needs_signature(4, 1, len(wire.anchors))
 
 
 def test_worth_verifying_all_is_worth_verifying_of_each() -> None:
-    original = fingerprint(WIRE_BODY).signature
-    others = [fingerprint(b).signature for b in (COPY_BODY, OTHER_BODY, TRIMMED_BODY)]
-    candidates = [(1, others[0]), (1, others[1]), (dedup.VERIFY_MIN_ANCHORS, None), (2, others[2])]
-    assert dedup.worth_verifying_all(original, candidates) == [
-        dedup.worth_verifying(shared, original, other) for shared, other in candidates
+    wire = fingerprint(WIRE_BODY)
+    own = len(wire.anchors)
+    copy, other, trimmed = (fingerprint(b) for b in (COPY_BODY, OTHER_BODY, TRIMMED_BODY))
+    candidates = [
+        (3, len(copy.anchors), copy.signature),
+        (3, len(other.anchors), other.signature),
+        (dedup.VERIFY_MIN_ANCHORS, 15, None),
+        (2, len(trimmed.anchors), trimmed.signature),
+        (1, 28, None),
     ]
-    assert dedup.worth_verifying_all(original, candidates) == [True, False, True, True]
-    assert dedup.worth_verifying_all(original, []) == []
+    found = dedup.worth_verifying_all(wire.signature, own, candidates)
+    assert found == [dedup.worth_verifying(wire.signature, own, *c) for c in candidates]
+    assert found == [True, False, True, True, False]
+    assert dedup.worth_verifying_all(wire.signature, own, []) == []
     with pytest.raises(ValueError, match="different lengths"):
-        dedup.worth_verifying_all(original, [(1, b"short")])
+        dedup.worth_verifying_all(wire.signature, own, [(1, 2, b"short")])

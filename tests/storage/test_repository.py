@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from extractors.records import Article, FeedPoll, RelevanceMatch
 from extractors.urls import canonical_url
-from storage import dedup
+from storage import anchor_index, dedup
 from storage.ingest import IngestBatch
 from storage.repository import (
     Corpus,
@@ -70,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0011"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0013"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -343,10 +343,46 @@ def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> N
         with corpus.engine.connect() as conn:
             assert conn.scalar(sa.select(articles.c.minhash)) == dedup.minhash_signature(WIRE_BODY)
             found = conn.scalars(sa.select(text_anchors.c.anchor).order_by("anchor")).all()
+            counts = conn.scalars(sa.select(text_anchors.c.anchor_count).distinct()).all()
         assert tuple(found) == dedup.fingerprint(WIRE_BODY).anchors
+        assert counts == [len(found)]
         assert "lsh_bands" not in sa.inspect(corpus.engine).get_table_names()
         copy = corpus.add_article(make_article("https://b.example/2", TRIMMED_BODY), source="feed")
         assert copy.duplicate_of == 1
+
+
+def test_migration_counts_the_anchors_of_indexed_articles(database_url: str) -> None:
+    """0012: each index entry gets its article's number of anchors, from the entries alone."""
+    engine = engine_at(database_url, "0011")
+    bodies = {1: WIRE_BODY, 2: OTHER_BODY}
+    with engine.begin() as conn:
+        for article_id, body in bodies.items():
+            conn.execute(
+                articles.insert().values(
+                    id=article_id,
+                    url=f"https://a.example/{article_id}",
+                    canonical_url=f"https://a.example/{article_id}",
+                    title="t",
+                    body=body,
+                    text=body,
+                    source="feed",
+                    fetched=datetime.now(UTC),
+                    text_hash=dedup.text_hash(body),
+                    minhash=dedup.minhash_signature(body),
+                )
+            )
+            for anchor in dedup.fingerprint(body).anchors:
+                conn.exec_driver_sql(
+                    f"INSERT INTO text_anchors (anchor, article_id) VALUES ({anchor}, {article_id})"
+                )
+    engine.dispose()
+    with open_corpus(database_url) as corpus, corpus.engine.connect() as conn:
+        rows = conn.execute(sa.select(text_anchors)).all()
+        anchors = {i: dedup.fingerprint(body).anchors for i, body in bodies.items()}
+        assert sorted(rows) == sorted((a, i, len(anchors[i])) for i in bodies for a in anchors[i])
+        # The bucket read answers with the counts.
+        (anchor, *_) = anchors[2]
+        assert anchor_index.bucket_members(conn, [anchor]) == {anchor: [(2, len(anchors[2]))]}
 
 
 def test_short_texts_are_not_near_copies(corpus: Corpus) -> None:

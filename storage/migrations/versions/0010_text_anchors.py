@@ -5,7 +5,8 @@ its word 3-shingles sampled by their hash, densely in the lead) instead of one o
 band keys: ~18 index entries per article instead of 84, each a random write at ingest and a
 probe at lookup. `lsh_bands` is dropped; `text_anchors` (anchor, article_id), its primary key
 the index (SQLite: WITHOUT ROWID), is built for every stored article, and the signatures are
-recomputed (`storage.anchor_index.rebuild`; the MinHash scheme itself is unchanged).
+recomputed (the MinHash scheme itself is unchanged). The rebuild is written here, not called
+from `storage.anchor_index`: its rows must be the table's of this revision (0012 adds a column).
 
 Revision ID: 0010
 Revises: 0009
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
-from storage import anchor_index
+from storage import dedup
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -44,7 +46,29 @@ def upgrade() -> None:
     sqlite = conn.dialect.name == "sqlite"
     conn.exec_driver_sql(_CREATE_ANCHORS.format(" WITHOUT ROWID" if sqlite else ""))
     conn.exec_driver_sql("DROP TABLE lsh_bands")
-    anchor_index.rebuild(conn)
+    _rebuild(conn)
+
+
+def _rebuild(conn: sa.Connection) -> None:
+    """Every article's signature and anchors, with the fingerprint of the live code (a later
+    scheme change brings its own rebuild), 500 articles at a time."""
+    last_id = 0
+    while rows := conn.execute(
+        sa.text("SELECT id, body FROM articles WHERE id > :last ORDER BY id LIMIT 500"),
+        {"last": last_id},
+    ).all():
+        found = [(article_id, dedup.fingerprint(body)) for article_id, body in rows]
+        conn.execute(
+            sa.text("UPDATE articles SET minhash = :signature WHERE id = :id"),
+            [{"id": i, "signature": f.signature} for i, f in found],
+        )
+        anchors = sorted((a, i) for i, f in found for a in f.anchors)
+        if anchors:
+            conn.execute(
+                sa.text("INSERT INTO text_anchors (anchor, article_id) VALUES (:anchor, :id)"),
+                [{"anchor": a, "id": i} for a, i in anchors],
+            )
+        last_id = rows[-1].id
 
 
 def downgrade() -> None:
