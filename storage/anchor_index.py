@@ -61,9 +61,9 @@ def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[t
                 members[anchor] = list(zip(ids, counts, strict=True))
     else:
         for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json_text(anchors),)):
-            if found:
-                pairs = (member.split(":") for member in found.split(","))
-                members[anchor] = [(int(i), int(n)) for i, n in pairs]
+            if found:  # "id:count,id:count"
+                values = list(map(int, found.replace(":", ",").split(",")))
+                members[anchor] = list(zip(values[::2], values[1::2], strict=True))
     for found in members.values():
         found.sort(reverse=True)
     return members
