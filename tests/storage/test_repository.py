@@ -23,7 +23,7 @@ from storage.repository import (
     open_corpus,
 )
 from storage.schema import articles, metadata, pages, story_terms, term_stats, text_anchors
-from tests.storage.revisions import engine_at
+from tests.storage.revisions import engine_at, store_old_article
 from tests.storage.stories import (
     COPY_BODY,
     DRESSED_BODY,
@@ -324,19 +324,7 @@ def test_migrations_reindex_stored_articles(database_url: str, scheme: str) -> N
     the band index and builds the anchor index)."""
     engine = engine_at(database_url, scheme)
     with engine.begin() as conn:  # an article stored by a former scheme
-        conn.execute(
-            articles.insert().values(
-                url="https://a.example/1",
-                canonical_url="https://a.example/1",
-                title="t",
-                body=WIRE_BODY,
-                text=WIRE_BODY,
-                source="feed",
-                fetched=datetime.now(UTC),
-                text_hash=dedup.text_hash(WIRE_BODY),
-                minhash=b"old" * 4,
-            )
-        )
+        store_old_article(conn, 1, WIRE_BODY, minhash=b"old" * 4)
         conn.exec_driver_sql("INSERT INTO lsh_bands (article_id, band, key) VALUES (1, 0, 1)")
     engine.dispose()
     with open_corpus(database_url) as corpus:
@@ -357,20 +345,7 @@ def test_migration_counts_the_anchors_of_indexed_articles(database_url: str) -> 
     bodies = {1: WIRE_BODY, 2: OTHER_BODY}
     with engine.begin() as conn:
         for article_id, body in bodies.items():
-            conn.execute(
-                articles.insert().values(
-                    id=article_id,
-                    url=f"https://a.example/{article_id}",
-                    canonical_url=f"https://a.example/{article_id}",
-                    title="t",
-                    body=body,
-                    text=body,
-                    source="feed",
-                    fetched=datetime.now(UTC),
-                    text_hash=dedup.text_hash(body),
-                    minhash=dedup.minhash_signature(body),
-                )
-            )
+            store_old_article(conn, article_id, body)
             for anchor in dedup.fingerprint(body).anchors:
                 conn.exec_driver_sql(
                     f"INSERT INTO text_anchors (anchor, article_id) VALUES ({anchor}, {article_id})"

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage import dedup, stories
+from storage import stories
 from storage.repository import Corpus, open_corpus
-from storage.schema import articles, story_terms, term_stats
 from storage.schema import stories as stories_table
-from tests.storage.revisions import engine_at
+from storage.schema import story_terms, term_stats
+from tests.storage.revisions import engine_at, store_old_article
 from tests.storage.stories import (
     COPY_BODY,
     OTHER_BODY,
@@ -183,21 +183,7 @@ def test_migration_0003_puts_stored_articles_into_stories(database_url: str) -> 
     ]
     with engine.begin() as conn:
         for n, (body, published, duplicate_of) in enumerate(rows, 1):
-            conn.execute(
-                articles.insert().values(
-                    url=f"https://a.example/{n}",
-                    canonical_url=f"https://a.example/{n}",
-                    title="t",
-                    body=body,
-                    text=body,
-                    source="feed",
-                    published=published,
-                    fetched=datetime.now(UTC),
-                    text_hash=dedup.text_hash(body),
-                    minhash=dedup.minhash_signature(body),
-                    duplicate_of=duplicate_of,
-                )
-            )
+            store_old_article(conn, n, body, published=published, duplicate_of=duplicate_of)
     engine.dispose()
     with open_corpus(database_url) as corpus:
         found = {i: story_of(corpus, i) for i in (1, 2, 3, 4)}
