@@ -711,6 +711,9 @@ def _probes(models: Models, stories_filled: int, count: int, round_: int) -> lis
     rng = random.Random(f"probes-{stories_filled}-{round_}")
     out = []
     recent = max(1, min(stories_filled, STORIES_PER_DAY * 2))
+    # Article numbers of the copies and write-ups, apart from a story's own and from every other
+    # round's (a probe URL stored by an earlier round would be "known" and counted wrong).
+    number = 100_000 * (round_ + 1)
     for i in range(count):
         kind = ("new", "copy", "writeup")[i % 3]
         if kind == "new":
@@ -726,13 +729,15 @@ def _probes(models: Models, stories_filled: int, count: int, round_: int) -> lis
             source = rng.choice(stored)
             site = f"{_name(rng, 2)} Courier"
             title, body = _copy(source.body, source.title, rng, site)
-            g = Generated(index, 1000 + i, title, body, site, source.published, source.number)
+            g = Generated(index, number + i, title, body, site, source.published, source.number)
             out.append((kind, g, index))
         else:
             plan, _ = plan_story(index, models)
             title, body = _writeup(plan, models, random.Random(f"w-{index}-{i}-{round_}"))
             when = stored[0].published + timedelta(hours=rng.randrange(1, 30))
-            g = Generated(index, 2000 + i, title, body, f"{_name(rng, 2)} Times", when, None)
+            g = Generated(
+                index, number + 50_000 + i, title, body, f"{_name(rng, 2)} Times", when, None
+            )
             out.append((kind, g, index))
     rng.shuffle(out)
     return out
@@ -763,6 +768,10 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
                 found, kept = _candidates(conn, g.body)
                 candidates.append(found)
                 verified.append(kept)
+        # Right before the lookups: this machine's memory manager pages out what was not read
+        # for a minute, and the census above reads whole buckets for a while.
+        if WARM:
+            _warm(url)
         for article in articles:
             started = time.perf_counter()
             corpus.lookup(article)
@@ -838,8 +847,6 @@ def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
 
 def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):
     try:
-        if WARM:
-            _warm(url)
         queue.put(_measure(url, load_models(), stories_filled, count, round_))
     except BaseException as exc:
         queue.put(exc)
