@@ -102,7 +102,6 @@ VERIFY_MIN_SHARE = 0.08
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
 _WINDOW_BASE = np.uint64(1099511628211)  # the 64-bit FNV prime: a good multiplier
-_SIGNATURE_BYTES = NUM_PERM * _SIGNATURE_DTYPE.itemsize
 # Anchors are chosen on a remix of the shingle hash (its low bits are the last word's hash times
 # a power of the window base, its high bits depend on every word), the golden-ratio multiplier.
 _ANCHOR_MIX = np.uint64(0x9E3779B97F4A7C15)
