@@ -43,9 +43,9 @@ def add_anchors(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
 
 def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
     """The articles holding each anchor, as (article_id, its number of anchors), the newest
-    BUCKET_SAMPLE of each, newest first. A
-    bucket of thousands (a phrase every article of a topic uses) says little about any of
-    them, and reading it all would cost more than the rest of the lookup. The newest, because a
+    BUCKET_SAMPLE of each, newest first. A bucket of thousands (a phrase every article of a
+    topic uses) says little about any of them, and reading it all would cost more than the rest
+    of the lookup. The newest, because a
     copy most often follows its original by hours or days: at 1M synthetic articles every
     anchor of some copies was in a bucket of 24 to 90,000 articles, their original among the
     newest of each, and the oldest BUCKET_SAMPLE missed 5 copies in 100. A copy of an old

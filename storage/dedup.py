@@ -102,6 +102,7 @@ VERIFY_MIN_SHARE = 0.08
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
 _WINDOW_BASE = np.uint64(1099511628211)  # the 64-bit FNV prime: a good multiplier
+_SIGNATURE_BYTES = NUM_PERM * _SIGNATURE_DTYPE.itemsize
 # Anchors are chosen on a remix of the shingle hash (its low bits are the last word's hash times
 # a power of the window base, its high bits depend on every word), the golden-ratio multiplier.
 _ANCHOR_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -257,15 +258,12 @@ def worth_verifying_all(
 ) -> list[bool]:
     """`worth_verifying` of each (anchors shared, its anchors, its signature) candidate, the
     estimates in one vector step (a lookup has ~50 candidates)."""
-    worth = [
-        shared >= VERIFY_MIN_ANCHORS or anchor_share(shared, anchors, theirs) >= VERIFY_MIN_SHARE
-        for shared, theirs, _ in candidates
-    ]
-    estimate = [
-        i
-        for i, (shared, theirs, _) in enumerate(candidates)
-        if needs_signature(anchors, shared, theirs)
-    ]
+    worth: list[bool] = []
+    estimate: list[int] = []  # the candidates decided on their signatures
+    for i, (shared, theirs, _) in enumerate(candidates):
+        if needs_signature(anchors, shared, theirs):
+            estimate.append(i)
+        worth.append(shared >= VERIFY_MIN_ANCHORS)  # (else: too small a share, or estimated)
     if not estimate:
         return worth
     others: list[bytes] = []
@@ -274,6 +272,8 @@ def worth_verifying_all(
         if other is None:
             raise ValueError("the candidate's signature is needed")
         others.append(other)
+    if any(len(sig) != _SIGNATURE_BYTES for sig in (signature, *others)):
+        raise ValueError("signatures of different lengths")
     for i, found in zip(estimate, estimated_jaccards(signature, others).tolist(), strict=True):
         worth[i] = found >= VERIFY_MIN_JACCARD
     return worth

@@ -38,27 +38,27 @@ _INDEXES = (
 
 def upgrade() -> None:
     conn = op.get_bind()
-    if conn.dialect.name == "postgresql":
-        # The heap stays; only the key changes.
-        conn.exec_driver_sql("ALTER TABLE story_terms DROP CONSTRAINT pk_story_terms")
-        conn.exec_driver_sql(
-            "ALTER TABLE story_terms ADD CONSTRAINT pk_story_terms PRIMARY KEY (story_id, term)"
-        )
-        conn.exec_driver_sql("DROP INDEX ix_story_terms_story_id")
-        return
-    _rebuild(conn, "story_id, term", " WITHOUT ROWID")
+    _rekey(conn, "story_id, term", " WITHOUT ROWID")
+    # (SQLite's rebuild did not make it again.)
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_story_terms_story_id")
 
 
 def downgrade() -> None:
     conn = op.get_bind()
+    _rekey(conn, "term, story_id", "")
+    conn.exec_driver_sql("CREATE INDEX ix_story_terms_story_id ON story_terms (story_id)")
+
+
+def _rekey(conn: sa.Connection, key: str, sqlite_options: str) -> None:
+    """The table's primary key becomes `key`: on PostgreSQL the heap stays and only the key
+    changes; SQLite cannot change a key, so the table is rebuilt."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("ALTER TABLE story_terms DROP CONSTRAINT pk_story_terms")
         conn.exec_driver_sql(
-            "ALTER TABLE story_terms ADD CONSTRAINT pk_story_terms PRIMARY KEY (term, story_id)"
+            f"ALTER TABLE story_terms ADD CONSTRAINT pk_story_terms PRIMARY KEY ({key})"
         )
     else:
-        _rebuild(conn, "term, story_id", "")
-    conn.exec_driver_sql("CREATE INDEX ix_story_terms_story_id ON story_terms (story_id)")
+        _rebuild(conn, key, sqlite_options)
 
 
 def _rebuild(conn: sa.Connection, key: str, options: str) -> None:
