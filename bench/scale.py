@@ -1,7 +1,7 @@
 """Dedup and story lookup at scale: corpora of 10k, 100k, 1M realistic synthetic articles.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000] [--databases sqlite,postgresql]
-        [--postgres-url URL] [--probes 300] [--workers 2] [--keep] [--reuse [--round N]]
+        [--postgres-url URL] [--probes 400] [--workers 2] [--keep] [--reuse [--round N]]
 
 The default (no arguments, what `make bench` runs) is 10k and 100k articles on SQLite: the full
 run, 1M articles on both databases, takes well over 30 minutes (fill of ~1M articles and ~25M
@@ -33,11 +33,11 @@ stories, a third near copies of stored articles, a third new write-ups of stored
 stories, once the corpus was read into the OS page cache (a server's steady state; --cold: not).
 Each is first looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates
 verified on their texts, story candidates scored; nothing written), then all are stored through
-`Corpus.add_articles` in batches of INGEST_BATCH, as `newsmon ingest` stores them. Printed per
-size and database: p50/p95/max of the lookup time, the ingest rate of the batches (dedup, story
-and every write, commits and on SQLite the final WAL checkpoint included), the near-copy
-candidates per probe (cand: distinct articles sharing an anchor, whole buckets, before any
-cut, where production reads at most BUCKET_SAMPLE per bucket; verif: those of them
+`Corpus.add_articles` in batches of `ingest.BATCH_SIZE` (200), as `newsmon ingest` stores them.
+Printed per size and database: p50/p95/max of the lookup time, the ingest rate of the batches
+(dedup, story and every write, commits and on SQLite the final WAL checkpoint included), the
+near-copy candidates per probe (cand: distinct articles sharing an anchor, whole buckets, before
+any cut, where production reads at most BUCKET_SAMPLE per bucket; verif: those of them
 `dedup.worth_verifying` keeps), whether the stored probes were classified as generated (near
 copies linked, write-ups in their story), peak RSS (`resource.getrusage`) and current RSS of
 the probing process, and the fill time and rate.
@@ -71,7 +71,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from extractors.records import Article  # noqa: E402
-from storage import dedup, stories  # noqa: E402
+from storage import dedup, ingest, stories  # noqa: E402
 from storage.repository import NewArticle, open_corpus  # noqa: E402
 
 STREAM = ROOT.parent / "shared" / "bench" / "dedup" / "news_stream.jsonl"
@@ -84,7 +84,6 @@ COPY_SHARE = 0.3  # of the articles of a story after its first
 EXACT_COPY_SHARE = 0.15  # of the copies
 FACTS = 6
 BATCH_STORIES = 500  # stories per generated (and cached) batch
-INGEST_BATCH = 100  # probes stored per add_articles call
 WARM = True  # read the corpus into the page cache before probing (--cold: not)
 
 _SYLLABLES = tuple(
@@ -777,11 +776,11 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
             corpus.lookup(article)
             lookups.append((time.perf_counter() - started) * 1000)
         # Then the probes are stored as `newsmon ingest` stores them: batches, one transaction
-        # each (production's batch is larger: INGEST_BATCH).
+        # each.
         started = time.perf_counter()
         stored = []
-        for first in range(0, len(articles), INGEST_BATCH):
-            batch = [NewArticle(a, "ingest") for a in articles[first : first + INGEST_BATCH]]
+        for first in range(0, len(articles), ingest.BATCH_SIZE):
+            batch = [NewArticle(a, "ingest") for a in articles[first : first + ingest.BATCH_SIZE]]
             stored += corpus.add_articles(batch)
         if corpus.engine.dialect.name == "sqlite":
             # The writes still in the WAL are copied to the database by a later checkpoint:
@@ -965,7 +964,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         help="server URL; a database newsmon_scale is created there and dropped after",
     )
-    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--probes", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--keep",

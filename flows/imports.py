@@ -14,15 +14,11 @@ from extractors.records import Article
 from extractors.urls import canonical_url
 from flows.processor import BatchResult, store_article, store_articles
 from flows.settings import Settings, WatchSettings
+from storage.ingest import BATCH_SIZE
 from storage.repository import Corpus, NewArticle
 
 # Seed files were written by other tools; one of them ends with the page's address.
 _ORIGINAL_URL = re.compile(r"^\s*Original url:\s*\n*\s*<?(https?://[^\s>]+)>?\s*$", re.I | re.M)
-
-
-# Articles per transaction: large enough to amortise the commit, small enough that a failure
-# loses little work (the next run skips what was stored).
-INGEST_BATCH = 200
 
 
 class InputError(ValueError):
@@ -102,15 +98,15 @@ def ingest_jsonl(
     settings: Settings, corpus: Corpus, path: Path, watch: WatchSettings | None = None
 ) -> BatchResult:
     """Relevance (for `watch`, or every watch), dedup and storage, in `published` order, in
-    batches of INGEST_BATCH articles (one transaction each)."""
+    batches of BATCH_SIZE articles (one transaction each)."""
     oldest = datetime.min.replace(tzinfo=UTC)
     records = sorted(read_jsonl(path), key=lambda r: r.published or oldest)
     result = BatchResult()
     watches = [watch] if watch else None
-    for start in range(0, len(records), INGEST_BATCH):
+    for start in range(0, len(records), BATCH_SIZE):
         batch = [
             NewArticle(_ingest_article(record), "ingest")
-            for record in records[start : start + INGEST_BATCH]
+            for record in records[start : start + BATCH_SIZE]
         ]
         store_articles(settings, corpus, batch, result=result, watches=watches)
     return result

@@ -38,13 +38,14 @@ from extractors.relevance import match_article
 from extractors.site_templates import block_samples, site_of, strip_template
 from flows.delivery import deliver, notify_channels
 from flows.settings import Settings, WatchSettings
+from storage import ingest
 from storage.repository import ArticleRecord, Corpus, DigestRecord, NewArticle
 
 log = logging.getLogger("newsmon")
 
-# Articles per batch (one Prefect task run each): large enough that task overhead (tens of ms)
-# is noise, small enough that a crash loses little and progress is visible.
-BATCH_SIZE = 200
+# Articles per batch (one Prefect task run and one transaction each): task overhead (tens of
+# ms) is noise, a crash loses little and progress is visible.
+BATCH_SIZE = ingest.BATCH_SIZE
 # Below this many pages a process pool costs more to start than it saves.
 POOL_MIN_PAGES = 16
 

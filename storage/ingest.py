@@ -41,6 +41,10 @@ from storage.database import advance_sequence, chunks, upsert
 from storage.schema import article_watches, articles, pages
 
 SOURCES = ("seed", "feed", "ingest")
+# Articles per transaction (`Corpus.add_articles`) in the flows and `newsmon ingest`: large
+# enough to amortise the commit and the document-frequency writes, small enough that a failure
+# loses little work (the next run skips what was stored).
+BATCH_SIZE = 200
 # Near-copy candidates: the articles sharing the most anchors with the new text, at most this
 # many (ties: the newest), of which dedup.worth_verifying keeps those whose texts are compared.
 MAX_CANDIDATES = 50
@@ -200,21 +204,25 @@ class IngestBatch:
         hashes = [h for p in new if (h := p.fingerprint.text_hash) is not None]
         copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
 
-        near = [p.fingerprint for p in new if p.fingerprint.near_copy_candidate]
-        self._read_buckets([a for f in near for a in f.anchors])
+        near = [p for p in new if p.fingerprint.near_copy_candidate]
+        self._read_buckets([a for p in near for a in p.fingerprint.anchors])
         # Stored candidates: those of the batch's articles cannot push them out of the
         # ranking, only down it.
-        ranked = [(f, self._ranked_candidates(f)) for f in near]
+        ranked = [(p.fingerprint, self._ranked_candidates(p.fingerprint)) for p in near]
         self._read_signatures(ranked)
-        verified = [i for f, found in ranked for i in self._worth_verifying(f, found)]
-        self._read_members([*copies_of, *verified])
+        worth = [self._worth_verifying(f, found) for f, found in ranked]
+        self._read_members([*copies_of, *(i for found in worth for i in found)])
+        likely_copies = {id(p) for p, found in zip(near, worth, strict=True) if found}
         # A copy joins its original's story: those stories are read too.
         self.stories.read_stories(m.story_id for m in self._members.values() if m.story_id)
-        # The story of every article that may be an original (not a copy of a stored text).
+        # The story of every article that is likely an original: not a copy of a stored text,
+        # and no stored candidate to verify (a near copy needs no story terms; an original
+        # among these is clustered all the same, its reads made when it is).
         self.stories.prefetch(
             (p.story_terms, p.article.published or self._now)
             for p in new
-            if p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None
+            if (p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None)
+            and id(p) not in likely_copies
         )
 
     def _read_known(self, urls: Iterable[str], hashes: Iterable[str]) -> None:

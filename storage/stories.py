@@ -571,9 +571,10 @@ class StoryIndex:
                 _RANKINGS_SQLITE, {"q": stamps, "limit": limit, "read": MAX_STORY_CANDIDATES}
             )
         for i, story_id, hits, first, last, centroid in result:
-            found[i].append((story_id, hits))
-            if centroid is not None:
+            if i is None:
                 self._keep_story(story_id, first, last, centroid)
+            else:
+                found[i].append((story_id, hits))
         for i, key in enumerate(queries):
             ranking = sorted(found[i], key=lambda sn: (-sn[1], sn[0]))
             self._rankings[key] = (ranking, len(ranking) < limit)
@@ -722,10 +723,13 @@ _RANKED = (
     "FROM q JOIN story_terms AS st ON st.term = q.term AND st.last_published >= q.since "
     "GROUP BY q.i, st.story_id"
 )
-# ... with the stories' rows for the first :read of each query (the candidates `find` scores).
+# ... then the rows (i NULL) of the stories among the first :read of any query (the candidates
+# `find` scores), each once: a batch's write-ups of one story rank it for each of them.
 _WITH_STORIES = (
-    "SELECT r.i, r.story_id, r.hits, s.first_published, s.last_published, s.centroid FROM r "
-    "LEFT JOIN stories AS s ON s.id = r.story_id AND r.rank <= :read WHERE r.rank <= :limit"
+    "SELECT r.i, r.story_id, r.hits, NULL AS first_published, NULL AS last_published, "
+    "NULL AS centroid FROM r WHERE r.rank <= :limit UNION ALL "
+    "SELECT NULL, s.id, NULL, s.first_published, s.last_published, s.centroid FROM stories AS s "
+    "WHERE s.id IN (SELECT r.story_id FROM r WHERE r.rank <= :read)"
 )
 _STORY_COLUMNS = {
     "first_published": stories.c.first_published.type,
@@ -734,11 +738,12 @@ _STORY_COLUMNS = {
 }
 _RANKINGS_POSTGRESQL = sa.text(
     "WITH q AS (SELECT * FROM unnest(CAST(:i AS integer[]), CAST(:terms AS text[]), "
-    f"CAST(:since AS timestamptz[])) AS q(i, term, since)), r AS ({_RANKED}) {_WITH_STORIES}"
+    "CAST(:since AS timestamptz[])) AS q(i, term, since)), "
+    f"r AS MATERIALIZED ({_RANKED}) {_WITH_STORIES}"
 ).columns(**_STORY_COLUMNS)
 _RANKINGS_SQLITE = sa.text(
     "WITH q AS (SELECT value ->> 0 AS i, value ->> 1 AS term, value ->> 2 AS since "
-    f"FROM json_each(:q)), r AS ({_RANKED}) {_WITH_STORIES}"
+    f"FROM json_each(:q)), r AS MATERIALIZED ({_RANKED}) {_WITH_STORIES}"
 ).columns(**_STORY_COLUMNS)
 _GROW_STORY = (
     stories.update()
