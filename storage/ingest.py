@@ -14,10 +14,10 @@ cost ~25 ms an article, most of it round trips and random reads; a batch's queri
 The pipeline, per article: same canonical URL -> known (nothing new stored); same text ->
 copy of that text's original; else near-copy candidates (stored anchors, and this batch's)
 kept when they share enough anchors, or enough of them and of the signature
-(`dedup.worth_verifying`), verified on their texts (`dedup.overlap`), the best match links the
-article to its group's original; an older article takes over its group (`_become_original`);
-an original is clustered into a story (`stories.StoryIndex`), a copy joins its original's
-story.
+(`dedup.worth_verifying`), verified on their texts (`dedup.overlap`: one near copy per group
+decides the group), the best match links the article to its group's original; an older
+article takes over its group (`_become_original`); an original is clustered into a story
+(`stories.StoryIndex`), a copy joins its original's story.
 """
 
 from __future__ import annotations
@@ -358,10 +358,18 @@ class IngestBatch:
             return None
         self._read_members(candidates)
         best: tuple[tuple[float, float, int], _Member, dedup.Overlap] | None = None
+        matched: set[int] = set()  # groups (their originals) with a verified member
         for member in (self._members[i] for i in candidates):
+            # One verified member decides its group: the link goes to the group's original
+            # either way (a copy's match is measured against it again below). The candidates
+            # come most anchors shared first, so the first match is the likeliest best.
+            group = member.duplicate_of if member.duplicate_of is not None else member.id
+            if group in matched:
+                continue
             found = dedup.overlap(article.body, member.body)
             if not dedup.is_near_copy(found):
                 continue
+            matched.add(group)
             rank = (found.containment, found.jaccard, -member.id)
             if best is None or rank > best[0]:
                 best = (rank, member, found)

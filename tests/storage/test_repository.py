@@ -242,6 +242,32 @@ def test_copy_of_a_copy_points_to_the_original(corpus: Corpus) -> None:
     assert again.reason is not None and f"#{wire.id}" in again.reason
 
 
+def test_one_verified_member_decides_its_group(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wire = corpus.add_article(make_article("https://wire.example/story"), source="feed")
+    corpus.add_article(make_article("https://a.example/copy", COPY_BODY), source="feed")
+    corpus.add_article(
+        make_article("https://b.example/copy", COPY_BODY + "\n\nMore soon."), source="feed"
+    )
+    compared: list[str] = []
+    measure = dedup.overlap
+
+    def overlap(a: str, b: str) -> dedup.Overlap:
+        compared.append(b)
+        return measure(a, b)
+
+    monkeypatch.setattr(dedup, "overlap", overlap)
+    closer = COPY_BODY.replace("the day's top stories", "the top stories of the day")
+    again = corpus.add_article(make_article("https://c.example/copy", closer), source="feed")
+    # Three candidates of one group: the first that is a near copy decides it, and the link's
+    # reason is measured against the group's original (a second comparison, when the first
+    # match was a copy).
+    assert again.duplicate_of == wire.id
+    assert again.reason is not None and f"#{wire.id}" in again.reason
+    assert len(compared) <= 2 and compared[-1] == WIRE_BODY
+
+
 def test_copy_arriving_before_its_original_is_repointed(corpus: Corpus) -> None:
     morning = datetime(2024, 5, 14, 9, 0, tzinfo=UTC)
     # Two outlets' copies arrive first; the wire story, published earlier, comes last.
