@@ -12,9 +12,8 @@ from pathlib import Path
 from extractors.cleantext import normalise_body, parse_document, render_document
 from extractors.records import Article
 from extractors.urls import canonical_url
-from flows.processor import BatchResult, store_article, store_articles
+from flows.processor import BatchResult, batches, store_article, store_articles
 from flows.settings import Settings, WatchSettings
-from storage.ingest import BATCH_SIZE
 from storage.repository import Corpus, NewArticle
 
 # Seed files were written by other tools; one of them ends with the page's address.
@@ -98,17 +97,14 @@ def ingest_jsonl(
     settings: Settings, corpus: Corpus, path: Path, watch: WatchSettings | None = None
 ) -> BatchResult:
     """Relevance (for `watch`, or every watch), dedup and storage, in `published` order, in
-    batches of BATCH_SIZE articles (one transaction each)."""
+    batches of `ingest.BATCH_SIZE` articles (one transaction each)."""
     oldest = datetime.min.replace(tzinfo=UTC)
     records = sorted(read_jsonl(path), key=lambda r: r.published or oldest)
     result = BatchResult()
     watches = [watch] if watch else None
-    for start in range(0, len(records), BATCH_SIZE):
-        batch = [
-            NewArticle(_ingest_article(record), "ingest")
-            for record in records[start : start + BATCH_SIZE]
-        ]
-        store_articles(settings, corpus, batch, result=result, watches=watches)
+    for batch in batches(records):
+        items = [NewArticle(_ingest_article(record), "ingest") for record in batch]
+        store_articles(settings, corpus, items, result=result, watches=watches)
     return result
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import make_msgid
+from typing import TypeVar
 
 from alerts.delivery import DeliveryError
 from alerts.digest import (
@@ -42,10 +43,8 @@ from storage import ingest
 from storage.repository import ArticleRecord, Corpus, DigestRecord, NewArticle
 
 log = logging.getLogger("newsmon")
+_T = TypeVar("_T")
 
-# Articles per batch (one Prefect task run and one transaction each): task overhead (tens of
-# ms) is noise, a crash loses little and progress is visible.
-BATCH_SIZE = ingest.BATCH_SIZE
 # Below this many pages a process pool costs more to start than it saves.
 POOL_MIN_PAGES = 16
 
@@ -269,8 +268,10 @@ def _fail(corpus: Corpus, result: BatchResult, entry: FeedEntry, reason: str) ->
     )
 
 
-def batches(entries: Sequence[FeedEntry], size: int = BATCH_SIZE) -> list[list[FeedEntry]]:
-    return [list(entries[i : i + size]) for i in range(0, len(entries), size)]
+def batches(items: Sequence[_T], size: int = ingest.BATCH_SIZE) -> list[list[_T]]:
+    """Items cut into batches of one transaction each (one Prefect task run each, for feed
+    entries: task overhead, tens of ms, is noise; a crash loses little; progress shows)."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 PollStep = Callable[[Settings, Corpus, Sequence[str]], list[FeedPoll]]

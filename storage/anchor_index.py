@@ -45,12 +45,11 @@ def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[t
     """The articles holding each anchor, as (article_id, its number of anchors), the newest
     BUCKET_SAMPLE of each, newest first. A bucket of thousands (a phrase every article of a
     topic uses) says little about any of them, and reading it all would cost more than the rest
-    of the lookup. The newest, because a
-    copy most often follows its original by hours or days: at 1M synthetic articles every
-    anchor of some copies was in a bucket of 24 to 90,000 articles, their original among the
-    newest of each, and the oldest BUCKET_SAMPLE missed 5 copies in 100. A copy of an old
-    article meets it in the buckets that are not full (names, rare phrases); a large duplicate
-    group is found through any of its members."""
+    of the lookup. The newest, because a copy most often follows its original by hours or days:
+    at 1M synthetic articles every anchor of some copies was in a bucket of 24 to 90,000
+    articles, their original among the newest of each, and the oldest BUCKET_SAMPLE missed 5
+    copies in 100. A copy of an old article meets it in the buckets that are not full (names,
+    rare phrases); a large duplicate group is found through any of its members."""
     anchors = list(dict.fromkeys(anchors))
     members: dict[int, list[tuple[int, int]]] = {anchor: [] for anchor in anchors}
     if not anchors:

@@ -272,7 +272,7 @@ def worth_verifying_all(
         if other is None:
             raise ValueError("the candidate's signature is needed")
         others.append(other)
-    if any(len(sig) != _SIGNATURE_BYTES for sig in (signature, *others)):
+    if len(signature) != _SIGNATURE_BYTES:  # (the others are checked against it below)
         raise ValueError("signatures of different lengths")
     for i, found in zip(estimate, estimated_jaccards(signature, others).tolist(), strict=True):
         worth[i] = found >= VERIFY_MIN_JACCARD
