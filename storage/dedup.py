@@ -47,7 +47,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -189,7 +189,8 @@ def content_words(body: str) -> list[str]:
 
 @lru_cache(maxsize=256)  # a new text is fingerprinted, then compared with its candidates
 def _content_words(body: str) -> tuple[str, ...]:
-    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    raw = body.splitlines()
+    lines = [line.strip() for line in raw if line.strip()]
     start = 0
     while start < min(_EDGE_LINES, len(lines)) and _is_boilerplate(lines[start]):
         start += 1
@@ -198,8 +199,22 @@ def _content_words(body: str) -> tuple[str, ...]:
         end -= 1
     kept = lines[start:end]
     if kept:
-        kept[0] = _DATELINE.sub("", kept[0], count=1)
+        first = _DATELINE.sub("", kept[0], count=1)
+        if start == 0 and end == len(lines) and first == kept[0] and _is_tidy(body, raw, lines):
+            # Nothing peeled off, and the kept lines joined differ from the body only in its
+            # blank lines: the same normal form, which the text hash computed already.
+            return tuple(normalise_text(body).split())
+        kept[0] = first
     return tuple(normalise_text("\n".join(kept)).split())
+
+
+def _is_tidy(body: str, raw: list[str], lines: list[str]) -> bool:
+    """Whether the body's lines (`raw`, str.splitlines) are stripped already or empty, and
+    broken by "\n" alone ("\r\n" counts as one; "\r", "\x1c", "\u2028" and the other breaks of
+    splitlines start no line for `normalise_text`'s list markers)."""
+    return "".join(lines) == "".join(raw) and len(raw) == body.count("\n") + (
+        not body.endswith("\n")
+    )
 
 
 def is_wire_source(site: str | None) -> bool:
@@ -316,6 +331,8 @@ class Fingerprint:
     signature: bytes  # MinHash of the content
     word_count: int  # words of the content
     anchors: tuple[int, ...]  # `anchors`; empty when too short to be a near-copy candidate
+    # `text_shingles` of the body, for `overlap` (from the shingles the signature needs).
+    shingles: TextShingles = field(repr=False, compare=False)
 
     @property
     def near_copy_candidate(self) -> bool:
@@ -325,12 +342,13 @@ class Fingerprint:
 def fingerprint(body: str) -> Fingerprint:
     normalised = normalise_text(body)
     words = content_words(body)
-    shingles = _shingles(words)  # (the signature's and the anchors')
+    shingles = _shingles(words)  # (the signature's, the anchors' and the overlap's)
     return Fingerprint(
         text_hash=_sha256(normalised) if normalised else None,
         signature=_signature(shingles),
         word_count=len(words),
         anchors=_anchors(words, shingles) if len(words) >= MIN_NEAR_COPY_WORDS else (),
+        shingles=_text_shingles(words, shingles),
     )
 
 
@@ -368,7 +386,11 @@ class TextShingles:
 @lru_cache(maxsize=512)
 def text_shingles(body: str) -> TextShingles:
     words = content_words(body)
-    windows = _shingles(words)
+    return _text_shingles(words, _shingles(words))
+
+
+def _text_shingles(words: Sequence[str], windows: np.ndarray) -> TextShingles:
+    """`text_shingles`, given the content words and their shingle hashes (`_shingles`)."""
     return TextShingles(_unique(windows), _unique(windows[: _lead_windows(len(words))]))
 
 
@@ -394,9 +416,10 @@ class Overlap:
     char_lead_containment: float = 0.0
 
 
-def overlap(a: str, b: str) -> Overlap:
-    """The overlap of body `a` with body `b`."""
-    sa, sb = text_shingles(a), text_shingles(b)
+def overlap(a: str, b: str, *, a_shingles: TextShingles | None = None) -> Overlap:
+    """The overlap of body `a` with body `b` (`a_shingles`: its `text_shingles`, when known)."""
+    sa = text_shingles(a) if a_shingles is None else a_shingles
+    sb = text_shingles(b)
     if not sa.full.size or not sb.full.size:
         return Overlap(0.0, 0.0, sa.full.size <= sb.full.size, 0.0)
     shared = _shared(sa.full, sb.full)

@@ -185,6 +185,9 @@ class IngestBatch:
         self._anchor_counts: dict[int, int] = {}  # article -> its number of anchors
         self._batch_buckets: dict[int, list[int]] = {}  # anchor -> this batch's articles
         self._batch_ids: set[int] = set()  # this batch's articles
+        # Measured once per batch: read ahead, then placed.
+        self._worth: dict[dedup.Fingerprint, list[int]] = {}  # `_worth_verifying`, as read ahead
+        self._overlaps: dict[tuple[str, int], dedup.Overlap] = {}  # (body, member) ->
         # Rows to write at the flush.
         self._articles: list[dict[str, Any]] = []
         self._anchors: list[tuple[int, int, int]] = []  # (anchor, article_id, its anchors)
@@ -212,18 +215,40 @@ class IngestBatch:
         self._read_signatures(ranked)
         worth = [self._worth_verifying(f, found) for f, found in ranked]
         self._read_members([*copies_of, *(i for found in worth for i in found)])
-        likely_copies = {id(p) for p, found in zip(near, worth, strict=True) if found}
-        # A copy joins its original's story: those stories are read too.
-        self.stories.read_stories(m.story_id for m in self._members.values() if m.story_id)
-        # The story of every article that is likely an original: not a copy of a stored text,
-        # and no stored candidate to verify (a near copy needs no story terms; an original
-        # among these is clustered all the same, its reads made when it is).
+        # The stored near copy of each article that has one, verified now (the placement uses
+        # the same measures): a copy joins its original's story, whose row is read; every
+        # other article is clustered, and its story candidates are read.
+        groups = [self._members[i] for i in copies_of]
+        copies = set()
+        for p, found in zip(near, worth, strict=True):
+            if (member := self._first_near_copy(p, found)) is not None:
+                groups.append(member)
+                copies.add(id(p))
+        self.stories.read_stories(m.story_id for m in groups if m.story_id)
         self.stories.prefetch(
             (p.story_terms, p.article.published or self._now)
             for p in new
             if (p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None)
-            and id(p) not in likely_copies
+            and id(p) not in copies
         )
+
+    def _first_near_copy(self, item: Prepared, candidates: Iterable[int]) -> _Member | None:
+        """The first of these (read) candidates that is a near copy of the article."""
+        for member in (self._members[i] for i in candidates):
+            if dedup.is_near_copy(self._overlap(item.article, item.fingerprint, member)):
+                return member
+        return None
+
+    def _overlap(
+        self, article: Article, fingerprint: dedup.Fingerprint, member: _Member
+    ) -> dedup.Overlap:
+        """`dedup.overlap` of the article with a stored (or earlier) article, measured once."""
+        key = (article.body, member.id)
+        found = self._overlaps.get(key)
+        if found is None:
+            found = dedup.overlap(article.body, member.body, a_shingles=fingerprint.shingles)
+            self._overlaps[key] = found
+        return found
 
     def _read_known(self, urls: Iterable[str], hashes: Iterable[str]) -> None:
         """Read which of these canonical URLs are stored, and the originals of these texts
@@ -340,6 +365,10 @@ class IngestBatch:
         sharing an anchor through a common phrase are dropped here, before their texts are
         read."""
         if ranked is None:
+            # As read ahead, unless this batch's articles joined the text's buckets since.
+            kept = self._worth.get(fingerprint)
+            if kept is not None and not any(a in self._batch_buckets for a in fingerprint.anchors):
+                return kept
             ranked = self._ranked_candidates(fingerprint)
         self._read_signatures([(fingerprint, ranked)])
         counts, signatures = self._anchor_counts, self._signatures
@@ -348,7 +377,9 @@ class IngestBatch:
             len(fingerprint.anchors),
             [(shared, counts[i], signatures.get(i)) for i, shared in ranked],
         )
-        return [i for (i, _), keep in zip(ranked, worth, strict=True) if keep]
+        kept = [i for (i, _), keep in zip(ranked, worth, strict=True) if keep]
+        self._worth[fingerprint] = kept
+        return kept
 
     def _nearest_original(self, article: Article, fingerprint: dedup.Fingerprint) -> _Link | None:
         """The verified candidate that overlaps the article most links it to the original of
@@ -366,7 +397,7 @@ class IngestBatch:
             group = member.duplicate_of if member.duplicate_of is not None else member.id
             if group in matched:
                 continue
-            found = dedup.overlap(article.body, member.body)
+            found = self._overlap(article, fingerprint, member)
             if not dedup.is_near_copy(found):
                 continue
             matched.add(group)
@@ -381,7 +412,7 @@ class IngestBatch:
             return _Link(match, reason, similarity)
         # A copy's match joins the copy's group, under its original (never under a copy).
         original = self._member(match.duplicate_of)
-        to_original = dedup.overlap(article.body, original.body)
+        to_original = self._overlap(article, fingerprint, original)
         reason, similarity = dedup.describe(to_original, original.id)
         if not dedup.is_near_copy(to_original):
             reason += f", via its copy #{match.id}"

@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -152,10 +153,15 @@ def entities(text: str) -> list[str]:
             found.append(" ".join(run))
     out = []
     for phrase in found:
-        norm = normalise_text(phrase)
+        norm = _normalise_phrase(phrase)
         if len(norm) > 1 and norm not in STOP_WORDS:
             out.append(norm)
     return out
+
+
+# Names recur: each normalised once, in a cache of their own (in `normalise_text`'s they would
+# push out the bodies that the text hash, the story terms and the comparisons share).
+_normalise_phrase = lru_cache(maxsize=1 << 16)(normalise_text.__wrapped__)
 
 
 def _case_counts(line: str) -> tuple[int, int]:
@@ -341,11 +347,10 @@ class DocumentFrequencies:
         if not self.pending:
             return
         rows = sorted(self.pending.items())
-        if conn.dialect.name == "postgresql":
-            terms, counts = [t for t, _ in rows], [n for _, n in rows]
-            conn.execute(_ADD_TERMS_POSTGRESQL, {"terms": terms, "counts": counts})
-        else:
-            conn.execute(_ADD_TERMS_SQLITE, {"rows": json_text(rows)})
+        postgresql = conn.dialect.name == "postgresql"
+        conn.execute(
+            _ADD_TERMS_POSTGRESQL if postgresql else _ADD_TERMS_SQLITE, {"rows": json_text(rows)}
+        )
         stored = self._stored.counts
         for term, n in rows:
             stored[term] = stored.get(term, 0) + n
@@ -354,26 +359,25 @@ class DocumentFrequencies:
 
 def _read_frequencies(conn: Connection, terms: Sequence[str]) -> dict[str, int]:
     """The stored document frequencies of these terms (0: none stored), in one query."""
-    if conn.dialect.name == "postgresql":
-        stmt, param = _READ_TERMS_POSTGRESQL, list(terms)
-    else:
-        stmt, param = _READ_TERMS_SQLITE, json_text(list(terms))
+    stmt = _READ_TERMS_POSTGRESQL if conn.dialect.name == "postgresql" else _READ_TERMS_SQLITE
     read = dict.fromkeys(terms, 0)
-    read.update((t, n) for t, n in conn.execute(stmt, {"terms": param}))
+    read.update((t, n) for t, n in conn.execute(stmt, {"terms": json_text(list(terms))}))
     return read
 
 
-# List parameters: one cached statement whatever the number of terms.
+# Lists as one JSON text (see anchor_index._POSTGRESQL_INSERT): one cached statement whatever
+# the number of terms.
 _READ_TERMS_POSTGRESQL = sa.text(
-    "SELECT term, df FROM term_stats WHERE term = ANY(CAST(:terms AS text[]))"
+    "SELECT term, df FROM term_stats "
+    "WHERE term IN (SELECT json_array_elements_text(CAST(:terms AS json)))"
 )
 _READ_TERMS_SQLITE = sa.text(
     "SELECT term, df FROM term_stats WHERE term IN (SELECT value FROM json_each(:terms))"
 )
 _ADD_TERMS_POSTGRESQL = sa.text(
     "INSERT INTO term_stats (term, df) "
-    "SELECT t, c FROM unnest(CAST(:terms AS text[]), CAST(:counts AS integer[])) "
-    "WITH ORDINALITY AS u(t, c, n) ORDER BY n "
+    "SELECT e ->> 0, CAST(e ->> 1 AS integer) FROM json_array_elements(CAST(:rows AS json)) "
+    "WITH ORDINALITY AS u(e, n) ORDER BY n "
     "ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df"
 )
 # (WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT.)
@@ -558,18 +562,14 @@ class StoryIndex:
         if not queries:
             return
         found: dict[int, list[tuple[int, int]]] = {i: [] for i in range(len(queries))}
-        rows = [(i, term, since) for i, (terms, since) in enumerate(queries) for term in terms]
         if self._conn.dialect.name == "postgresql":
-            columns = [list(c) for c in zip(*rows, strict=True)]
-            params: dict[str, object] = dict(zip(("i", "terms", "since"), columns, strict=True))
-            result = self._conn.execute(
-                _RANKINGS_POSTGRESQL, params | {"limit": limit, "read": MAX_STORY_CANDIDATES}
-            )
+            stmt, stamp = _RANKINGS_POSTGRESQL, _aware
         else:
-            stamps = json_text([(i, t, _sqlite_time(s)) for i, t, s in rows])
-            result = self._conn.execute(
-                _RANKINGS_SQLITE, {"q": stamps, "limit": limit, "read": MAX_STORY_CANDIDATES}
-            )
+            stmt, stamp = _RANKINGS_SQLITE, _sqlite_time
+        rows = [(i, t, stamp(since)) for i, (terms, since) in enumerate(queries) for t in terms]
+        result = self._conn.execute(
+            stmt, {"q": json_text(rows), "limit": limit, "read": MAX_STORY_CANDIDATES}
+        )
         for i, story_id, hits, first, last, centroid in result:
             if i is None:
                 self._keep_story(story_id, first, last, centroid)
@@ -737,8 +737,8 @@ _STORY_COLUMNS = {
     "centroid": stories.c.centroid.type,
 }
 _RANKINGS_POSTGRESQL = sa.text(
-    "WITH q AS (SELECT * FROM unnest(CAST(:i AS integer[]), CAST(:terms AS text[]), "
-    "CAST(:since AS timestamptz[])) AS q(i, term, since)), "
+    "WITH q AS (SELECT CAST(e ->> 0 AS integer) AS i, e ->> 1 AS term, "
+    "CAST(e ->> 2 AS timestamptz) AS since FROM json_array_elements(CAST(:q AS json)) AS e), "
     f"r AS MATERIALIZED ({_RANKED}) {_WITH_STORIES}"
 ).columns(**_STORY_COLUMNS)
 _RANKINGS_SQLITE = sa.text(
@@ -777,54 +777,50 @@ def _write_index_changes(
     added: Sequence[tuple[int, str, datetime]],
 ) -> None:
     """Index entries dropped, moved to a new last publication, added: a statement each, the
-    rows as arrays (PostgreSQL) or one JSON text (SQLite), not a parameter set per row (a batch
-    of 100 articles changes ~1,000 entries)."""
+    rows as one JSON text, not a parameter set per row (a batch of 200 articles changes ~5,000
+    entries)."""
     if conn.dialect.name == "postgresql":
-        for statement, rows in (
-            (_DROP_ENTRIES_POSTGRESQL, dropped),
-            (_MOVE_ENTRIES_POSTGRESQL, moved),
-            (_ADD_ENTRIES_POSTGRESQL, added),
-        ):
-            if rows:
-                conn.exec_driver_sql(statement, tuple(list(c) for c in zip(*rows, strict=True)))
-        return
-    for statement, json_rows in (
-        (_DROP_ENTRIES_SQLITE, dropped),
-        (_MOVE_ENTRIES_SQLITE, [(i, _sqlite_time(last)) for i, last in moved]),
-        (_ADD_ENTRIES_SQLITE, [(i, t, _sqlite_time(last)) for i, t, last in added]),
+        statements, stamp = _ENTRIES_POSTGRESQL, _aware
+    else:
+        statements, stamp = _ENTRIES_SQLITE, _sqlite_time
+    for statement, json_rows in zip(
+        statements,
+        (
+            dropped,
+            [(i, stamp(last)) for i, last in moved],
+            [(i, t, stamp(last)) for i, t, last in added],
+        ),
+        strict=True,
     ):
         if json_rows:
             conn.exec_driver_sql(statement, (json_text(json_rows),))
 
 
-_DROP_ENTRIES_POSTGRESQL = (
-    "DELETE FROM story_terms AS st USING unnest(CAST(%s AS integer[]), CAST(%s AS text[])) "
-    "AS d(story_id, term) WHERE st.story_id = d.story_id AND st.term = d.term"
-)
-_MOVE_ENTRIES_POSTGRESQL = (
+# Index entries dropped (story, term), moved (story, last published), added (story, term, last
+# published), from JSON rows.
+_ENTRIES_POSTGRESQL = (
+    "DELETE FROM story_terms AS st USING (SELECT CAST(e ->> 0 AS integer) AS story_id, "
+    "e ->> 1 AS term FROM json_array_elements(CAST(%s AS json)) AS e) AS d "
+    "WHERE st.story_id = d.story_id AND st.term = d.term",
     "UPDATE story_terms AS st SET last_published = m.last "
-    "FROM unnest(CAST(%s AS integer[]), CAST(%s AS timestamptz[])) AS m(story_id, last) "
-    "WHERE st.story_id = m.story_id AND st.last_published <> m.last"
-)
-_ADD_ENTRIES_POSTGRESQL = (
+    "FROM (SELECT CAST(e ->> 0 AS integer) AS story_id, CAST(e ->> 1 AS timestamptz) AS last "
+    "FROM json_array_elements(CAST(%s AS json)) AS e) AS m "
+    "WHERE st.story_id = m.story_id AND st.last_published <> m.last",
     "INSERT INTO story_terms (story_id, term, last_published) "
-    "SELECT * FROM unnest(CAST(%s AS integer[]), CAST(%s AS text[]), CAST(%s AS timestamptz[])) "
-    "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published"
+    "SELECT CAST(e ->> 0 AS integer), e ->> 1, CAST(e ->> 2 AS timestamptz) "
+    "FROM json_array_elements(CAST(%s AS json)) AS e "
+    "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published",
 )
-_DROP_ENTRIES_SQLITE = (
+_ENTRIES_SQLITE = (
     "DELETE FROM story_terms WHERE (story_id, term) IN "
-    "(SELECT value ->> 0, value ->> 1 FROM json_each(?))"
-)
-_MOVE_ENTRIES_SQLITE = (
+    "(SELECT value ->> 0, value ->> 1 FROM json_each(?))",
     "UPDATE story_terms SET last_published = m.last FROM "
     "(SELECT value ->> 0 AS story_id, value ->> 1 AS last FROM json_each(?)) AS m "
-    "WHERE story_terms.story_id = m.story_id AND story_terms.last_published <> m.last"
-)
-# (WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT.)
-_ADD_ENTRIES_SQLITE = (
+    "WHERE story_terms.story_id = m.story_id AND story_terms.last_published <> m.last",
+    # (WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT.)
     "INSERT INTO story_terms (story_id, term, last_published) "
     "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
-    "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published"
+    "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published",
 )
 
 

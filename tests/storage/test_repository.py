@@ -253,9 +253,9 @@ def test_one_verified_member_decides_its_group(
     compared: list[str] = []
     measure = dedup.overlap
 
-    def overlap(a: str, b: str) -> dedup.Overlap:
+    def overlap(a: str, b: str, **known: dedup.TextShingles) -> dedup.Overlap:
         compared.append(b)
-        return measure(a, b)
+        return measure(a, b, **known)
 
     monkeypatch.setattr(dedup, "overlap", overlap)
     closer = COPY_BODY.replace("the day's top stories", "the top stories of the day")
