@@ -31,9 +31,13 @@ Generated story batches are cached under build/scale/ for re-runs.
 Probes. At each size, fresh articles, in one process that did not do the fill: a third new
 stories, a third near copies of stored articles, a third new write-ups of stored (recent)
 stories, once the corpus was read into the OS page cache (a server's steady state; --cold: not).
-Each is first looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates
-verified on their texts, story candidates scored; nothing written), then all are stored through
-`Corpus.add_articles` in batches of `ingest.BATCH_SIZE` (200), as `newsmon ingest` stores them.
+Each is looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates verified on
+their texts, story candidates scored; nothing written), on a connection of its own (not the one
+that counted the candidates); then as many other probes of the same kinds, not looked up (a
+worker does not store what it has just read), are stored through `Corpus.add_articles` in
+batches of `ingest.BATCH_SIZE` (200), as `newsmon ingest` stores them. (Until 2026-12-02 the
+looked-up probes themselves were stored, on the census's connection: their reads were cached,
+and ingest measured ~15% faster.)
 Printed per size and database: p50/p95/max of the lookup time, the ingest rate of the batches
 (dedup, story and every write, commits and on SQLite the final WAL checkpoint included), the
 near-copy candidates per probe (cand: distinct articles sharing an anchor, whole buckets, before
@@ -705,18 +709,22 @@ def _rss_mb() -> tuple[float, float]:
     return peak, current
 
 
-def _probes(models: Models, stories_filled: int, count: int, round_: int) -> list[tuple]:
-    """(kind, Generated, expected story index) for `count` probes."""
-    rng = random.Random(f"probes-{stories_filled}-{round_}")
+def _probes(
+    models: Models, stories_filled: int, count: int, round_: int, stream: int = 0
+) -> list[tuple]:
+    """(kind, Generated, expected story index) for `count` probes (at most 25,000) of a round:
+    stream 0 is looked up, stream 1 stored (other articles of the same kinds)."""
+    seed = f"probes-{stories_filled}-{round_}" + (f"-{stream}" if stream else "")
+    rng = random.Random(seed)
     out = []
     recent = max(1, min(stories_filled, STORIES_PER_DAY * 2))
     # Article numbers of the copies and write-ups, apart from a story's own and from every other
-    # round's (a probe URL stored by an earlier round would be "known" and counted wrong).
-    number = 100_000 * (round_ + 1)
+    # round's and stream's (a probe URL stored earlier would be "known" and counted wrong).
+    number = 100_000 * (round_ + 1) + 25_000 * stream
     for i in range(count):
         kind = ("new", "copy", "writeup")[i % 3]
         if kind == "new":
-            index = 10_000_000 + stories_filled * 10 + i + round_ * 100_000
+            index = 10_000_000 + stories_filled * 10 + i + round_ * 100_000 + 50_000 * stream
             g = generate_story(index, models)[0]
             # A new story now: just after the filled ones.
             g.published = START + timedelta(days=(stories_filled + i / 3) / STORIES_PER_DAY)
@@ -732,7 +740,7 @@ def _probes(models: Models, stories_filled: int, count: int, round_: int) -> lis
             out.append((kind, g, index))
         else:
             plan, _ = plan_story(index, models)
-            title, body = _writeup(plan, models, random.Random(f"w-{index}-{i}-{round_}"))
+            title, body = _writeup(plan, models, random.Random(f"w-{index}-{i}-{round_}-{stream}"))
             when = stored[0].published + timedelta(hours=rng.randrange(1, 30))
             g = Generated(
                 index, number + 50_000 + i, title, body, f"{_name(rng, 2)} Times", when, None
@@ -743,7 +751,10 @@ def _probes(models: Models, stories_filled: int, count: int, round_: int) -> lis
 
 
 def _measure(url: str, models: Models, stories_filled: int, count: int, round_: int) -> dict:
-    probes = _probes(models, stories_filled, count, round_)
+    # Probes looked up, and other ones (of the same kinds) stored: a worker stores articles it
+    # has not just looked up (the same ones would find every read cached).
+    looked_up = _probes(models, stories_filled, count, round_)
+    probes = _probes(models, stories_filled, count, round_, stream=1)
     # The text models are dropped before anything is measured: a worker holds none, and their
     # millions of references made each full collection of the garbage collector cost ~70 ms.
     del models
@@ -763,15 +774,18 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
                         sa.text("SELECT story_id FROM articles WHERE canonical_url = :u"),
                         {"u": f"{URL}s{index}/a0"},
                     )
-            for _kind, g, _index in probes:
+            for _kind, g, _index in looked_up:
                 found, kept = _candidates(conn, g.body)
                 candidates.append(found)
                 verified.append(kept)
+        # The census read whole buckets into that connection's page cache: the lookups get
+        # another connection.
+        corpus.engine.dispose()
         # Right before the lookups: this machine's memory manager pages out what was not read
         # for a minute, and the census above reads whole buckets for a while.
         if WARM:
             _warm(url)
-        for article in articles:
+        for article in [g.article() for _, g, _ in looked_up]:
             started = time.perf_counter()
             corpus.lookup(article)
             lookups.append((time.perf_counter() - started) * 1000)

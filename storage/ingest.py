@@ -477,7 +477,7 @@ class IngestBatch:
             self._anchors.append((anchor, article_id, count))
         self._hold_page_and_matches(item, article_id)
         if link is not None and _is_older(article, link.original):
-            self.flush()
+            self._write_articles()  # (what the repointing updates; the rest waits for flush)
             group = _become_original(self._conn, article_id, article.body, link.original.id)
             # The group's links changed in the database: they are read again when needed.
             group.add(article_id)
@@ -513,10 +513,7 @@ class IngestBatch:
         and relevance matches."""
         conn = self._conn
         self.stories.flush()
-        if self._articles:
-            conn.execute(articles.insert(), self._articles)
-            advance_sequence(conn, articles)
-            self._articles = []
+        self._write_articles()
         anchor_index.add_anchors(conn, self._anchors)
         self._anchors = []
         if self._pages:
@@ -528,6 +525,14 @@ class IngestBatch:
             stmt = upsert(conn, article_watches).on_conflict_do_nothing()
             conn.execute(stmt, self._matches)
             self._matches = []
+
+    def _write_articles(self) -> None:
+        """Write the held article rows (their stories, anchors and document frequencies are
+        written by `flush`: once a batch, not at every repointing)."""
+        if self._articles:
+            self._conn.execute(articles.insert(), self._articles)
+            advance_sequence(self._conn, articles)
+            self._articles = []
 
 
 def _become_original(conn: Connection, article_id: int, body: str, old_original: int) -> set[int]:

@@ -329,13 +329,19 @@ class DocumentFrequencies:
                 read.update(_read_frequencies(conn, stale))
         stored.counts.update(read)
 
-    def of(self, conn: Connection, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+    def of(
+        self, conn: Connection, terms: Iterable[str], ahead: Mapping[str, int] | None = None
+    ) -> tuple[dict[str, int], int]:
         """The frequencies of these terms and the number of originals, counting the article
-        that holds them (it is an original)."""
+        that holds them (it is an original), and the counts `ahead` of those not counted yet
+        (reads ahead: `StoryIndex.prefetch`)."""
         wanted = {DOCUMENTS, *terms}
         self.read(conn, wanted)
         stored, pending = self._stored.counts, self.pending
-        counted = {t: stored[t] + pending[t] + 1 for t in wanted}
+        if ahead:
+            counted = {t: stored[t] + pending[t] + ahead.get(t, 0) + 1 for t in wanted}
+        else:
+            counted = {t: stored[t] + pending[t] + 1 for t in wanted}
         return counted, counted.pop(DOCUMENTS)
 
     def count(self, terms: Iterable[str]) -> None:
@@ -481,13 +487,17 @@ class StoryIndex:
             return
         self._frequencies.read(self._conn, {t for counts, _ in articles for t in counts})
         queries = []
+        # Each article's query as it will be clustered: with the terms of the originals before
+        # it counted, as if all these were originals (a write-up of a story shares the names of
+        # the one before it, whose count shifts its heaviest terms). One that turns out not to
+        # be shifts the queries after it: those are read again when clustered.
+        ahead: Counter[str] = Counter()
         for counts, when in articles:
-            df, documents = self._frequencies.of(self._conn, counts)
-            # (The batch's earlier originals may shift an article's heaviest terms a little:
-            # then its query is read again when it is clustered.)
+            df, documents = self._frequencies.of(self._conn, counts, ahead)
             query = tuple(top_terms(vector(counts, df, documents), QUERY_TERMS))
             if query:
                 queries.append((query, when - WINDOW))
+            ahead.update({DOCUMENTS, *counts})
         self._read_rankings(queries, MAX_STORY_CANDIDATES + RANKING_MARGIN)
 
     def read_stories(self, story_ids: Iterable[int]) -> None:
