@@ -260,3 +260,19 @@ def test_worth_verifying_all_is_worth_verifying_of_each() -> None:
     assert dedup.worth_verifying_all(wire.signature, own, []) == []
     with pytest.raises(ValueError, match="different lengths"):
         dedup.worth_verifying_all(wire.signature, own, [(1, 2, b"short")])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Kabul talks resume today.\n\nThe envoy met officials.\n\nMore later in the week.",
+        "Kabul talks resume today.\n 1. \nThe envoy met officials.\n\n2. a second point here",
+        "Kabul talks resume today.\r\nThe envoy met officials.\r1. a list item here",
+        "Kabul talks resume today.\x1c1. The envoy met officials and left.",
+    ],
+)
+def test_content_words_of_a_whole_body_match_its_lines(body: str) -> None:
+    # A body with nothing peeled off takes the text hash's normal form; bodies whose lines are
+    # not stripped, or broken by other characters than "\n", are normalised line by line.
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    assert content_words(body) == normalise_text("\n".join(lines)).split()
