@@ -207,7 +207,13 @@ class IngestBatch:
         hashes = [h for p in new if (h := p.fingerprint.text_hash) is not None]
         copies_of = [i for h in hashes if (i := self._originals[h]) is not None]
 
-        near = [p for p in new if p.fingerprint.near_copy_candidate]
+        # Those with no stored text like theirs: the others are copies of its original.
+        unlike = [
+            p
+            for p in new
+            if p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None
+        ]
+        near = [p for p in unlike if p.fingerprint.near_copy_candidate]
         self._read_buckets([a for p in near for a in p.fingerprint.anchors])
         # Stored candidates: those of the batch's articles cannot push them out of the
         # ranking, only down it.
@@ -226,10 +232,7 @@ class IngestBatch:
                 copies.add(id(p))
         self.stories.read_stories(m.story_id for m in groups if m.story_id)
         self.stories.prefetch(
-            (p.story_terms, p.article.published or self._now)
-            for p in new
-            if (p.fingerprint.text_hash is None or self._originals[p.fingerprint.text_hash] is None)
-            and id(p) not in copies
+            (p.story_terms, p.article.published or self._now) for p in unlike if id(p) not in copies
         )
 
     def _first_near_copy(self, item: Prepared, candidates: Iterable[int]) -> _Member | None:

@@ -337,11 +337,8 @@ class DocumentFrequencies:
         (reads ahead: `StoryIndex.prefetch`)."""
         wanted = {DOCUMENTS, *terms}
         self.read(conn, wanted)
-        stored, pending = self._stored.counts, self.pending
-        if ahead:
-            counted = {t: stored[t] + pending[t] + ahead.get(t, 0) + 1 for t in wanted}
-        else:
-            counted = {t: stored[t] + pending[t] + 1 for t in wanted}
+        stored, pending, ahead = self._stored.counts, self.pending, ahead or {}
+        counted = {t: stored[t] + pending[t] + ahead.get(t, 0) + 1 for t in wanted}
         return counted, counted.pop(DOCUMENTS)
 
     def count(self, terms: Iterable[str]) -> None:
