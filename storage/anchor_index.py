@@ -1,13 +1,13 @@
-"""The near-copy candidate index in the database (`text_anchors`): an article's anchors, the
-candidates of a new text, and the rebuild of the whole index when the fingerprint scheme
-changes.
+"""The near-copy candidate index in the database (`text_anchors`): an article's anchors and the
+candidates of a new text (a change of the fingerprint scheme brings a migration that rebuilds
+it: 0014).
 
 The anchors are `storage.dedup.anchors` of an article's content. The index lives in the
 database, not in memory: every worker shares it and nothing is lost on a restart. It is one
 B-tree keyed by (anchor, article_id) (SQLite: a WITHOUT ROWID table; PostgreSQL: the primary
 key), each entry holding its article's number of anchors: a lookup reads a bucket's members,
 and how many anchors each has (`dedup.worth_verifying` needs it), from the index alone, and an
-article's ~22 anchors are ~22 entries to write, each at a random place of the tree (at a
+article's ~17 anchors are ~17 entries to write, each at a random place of the tree (at a
 million articles, what ingest spends most on). Statements are driver SQL with positional
 parameters or arrays: SQLAlchemy's processing of many named parameters cost more than the
 query itself.
@@ -18,16 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage import dedup
 from storage.database import json_text
-from storage.schema import SIGNATURE_INDEX, articles, text_anchors
+from storage.schema import SIGNATURE_INDEX
 
 # Members read per bucket (see bucket_members).
 BUCKET_SAMPLE = 20
-REBUILD_BATCH = 500
 
 
 def add_anchors(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
@@ -77,31 +74,6 @@ def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]
     else:
         rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,))
     return {i: bytes(m) for i, m in rows}
-
-
-def rebuild(conn: Connection) -> int:
-    """Recompute every article's signature and anchors with the current `dedup.fingerprint`
-    (the migrations that change the fingerprint scheme call this), in the caller's
-    transaction. Returns the number of articles done."""
-    conn.execute(text_anchors.delete())
-    done = last_id = 0
-    select = sa.select(articles.c.id, articles.c.body).order_by(articles.c.id).limit(REBUILD_BATCH)
-    update = (
-        articles.update()
-        .where(articles.c.id == sa.bindparam("aid"))
-        .values(minhash=sa.bindparam("signature"))
-    )
-    while rows := conn.execute(select.where(articles.c.id > last_id)).all():
-        signatures, anchors = [], []
-        for article_id, body in rows:
-            found = dedup.fingerprint(body)
-            signatures.append({"aid": article_id, "signature": found.signature})
-            anchors += [(anchor, article_id, len(found.anchors)) for anchor in found.anchors]
-        conn.execute(update, signatures)
-        add_anchors(conn, anchors)
-        done += len(rows)
-        last_id = rows[-1].id
-    return done
 
 
 # A correlated subquery per anchor, its members as one text ("id,anchors,id,anchors"): 3x

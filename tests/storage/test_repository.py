@@ -70,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0013"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0014"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:
@@ -384,6 +384,38 @@ def test_migration_counts_the_anchors_of_indexed_articles(database_url: str) -> 
         # The bucket read answers with the counts.
         (anchor, *_) = anchors[2]
         assert anchor_index.bucket_members(conn, [anchor]) == {anchor: [(2, len(anchors[2]))]}
+
+
+def test_migration_rebuilds_the_index_at_the_sparser_anchor_rate(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0014: the index entries of articles stored at 1/16 are those of the live scheme (1/32:
+    a part of the old ones), with their new counts, and their near copies are still found."""
+    engine = engine_at(database_url, "0013")
+    bodies = {1: WIRE_BODY, 2: OTHER_BODY}
+    with monkeypatch.context() as m:
+        m.setattr(dedup, "ANCHOR_RATE", 16)
+        old = {i: dedup.fingerprint(body).anchors for i, body in bodies.items()}
+    with engine.begin() as conn:
+        for article_id, body in bodies.items():
+            store_old_article(conn, article_id, body)
+            conn.execute(
+                text_anchors.insert(),
+                [
+                    {"anchor": a, "article_id": article_id, "anchor_count": len(old[article_id])}
+                    for a in old[article_id]
+                ],
+            )
+    engine.dispose()
+    with open_corpus(database_url) as corpus:
+        with corpus.engine.connect() as conn:
+            rows = conn.execute(sa.select(text_anchors)).all()
+        new = {i: dedup.fingerprint(body).anchors for i, body in bodies.items()}
+        assert sorted(rows) == sorted((a, i, len(new[i])) for i in bodies for a in new[i])
+        for i in bodies:
+            assert set(new[i]) < set(old[i])
+        copy = corpus.add_article(make_article("https://b.example/3", TRIMMED_BODY), source="feed")
+        assert copy.duplicate_of == 1
 
 
 def test_short_texts_are_not_near_copies(corpus: Corpus) -> None:
