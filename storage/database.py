@@ -216,7 +216,7 @@ def _sqlite_events(engine: Engine, *, wal: bool) -> None:
             if wal:
                 _enable_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
-                # A batch of 100 articles dirties thousands of index pages (~22 anchors each at
+                # A batch of 100 articles dirties thousands of index pages (~17 anchors each at
                 # random places): with the default 2 MB cache SQLite writes them out in the
                 # middle of the batch, and checkpoints (each an fsync) after every commit.
                 # Measured at 100k articles: 49 -> 73 articles/s.

@@ -18,7 +18,7 @@ Near copies (syndicated or lightly edited copies of one text) are found in two s
    fifth of the original's anchors and all of its lead anchors; a copy with a rewritten lead
    meets its original in the body. (MinHash bands, the classic index, favour texts of high
    *Jaccard*: a trimmed copy has a low one, so they needed 84 bands of 2 rows per text for
-   this; the anchors need ~24 per text of ~300 words, and each is an index entry to write and
+   this; the anchors need ~17 per text of ~300 words, and each is an index entry to write and
    to probe.) Shingles of stop words only ("one of the", "as well as") are never
    anchors: every text has them. Ingest keeps the MAX_CANDIDATES articles sharing the
    most anchors (`storage.ingest`), and `worth_verifying` drops those that share few anchors
@@ -98,7 +98,7 @@ VERIFY_MIN_JACCARD = 0.08
 # ... and below VERIFY_MIN_ANCHORS a candidate must share this share of the anchors of the text
 # with fewer (`anchor_share`: the anchors are a sample of the shingles, so this estimates the
 # smaller's containment, which verification needs at 0.4 at least) before its signature is read.
-# Most candidates at scale share one anchor of ~22 through a common phrase (0.05): at 100k
+# Most candidates at scale share one anchor of ~17-22 through a common phrase (0.05-0.06): at 100k
 # synthetic articles, 40 signature reads a lookup become 10. The gold pairs of the bench stream
 # share 0.11 and more; bench scores are the same from 0.05 to 0.1 (0.15 loses 2 pairs).
 VERIFY_MIN_SHARE = 0.08
