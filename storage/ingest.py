@@ -28,7 +28,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from itertools import zip_longest
 from operator import itemgetter
 from typing import Any
 
@@ -37,7 +36,7 @@ from sqlalchemy.engine import Connection, Row
 
 from extractors.records import Article, RelevanceMatch
 from storage import anchor_index, dedup, stories
-from storage.database import advance_sequence, chunks, upsert
+from storage.database import advance_sequence, chunks, json_text, upsert
 from storage.schema import article_watches, articles, pages
 
 SOURCES = ("seed", "feed", "ingest")
@@ -261,15 +260,18 @@ class IngestBatch:
         hashes = [h for h in dict.fromkeys(hashes) if h not in self._originals]
         self._known.update(dict.fromkeys(urls))
         self._originals.update(dict.fromkeys(hashes))
-        for url_chunk, hash_chunk in zip_longest(chunks(urls), chunks(hashes), fillvalue=()):
-            params = {"urls": list(url_chunk), "hashes": list(hash_chunk)}
-            for row in self._conn.execute(_KNOWN_OR_SAME_TEXT, params):
-                if not row.by_text:
-                    self._known[row.key] = _Known(
-                        row.id, row.duplicate_of, row.duplicate_reason, row.story_id
-                    )
-                elif row.duplicate_of is None:  # (the text's original: no copy)
-                    self._originals[row.key] = row.id
+        if not urls and not hashes:
+            return
+        postgresql = self._conn.dialect.name == "postgresql"
+        stmt = _KNOWN_OR_SAME_TEXT_POSTGRESQL if postgresql else _KNOWN_OR_SAME_TEXT_SQLITE
+        params = (json_text(urls), json_text(hashes))
+        for by_text, key, article_id, duplicate_of, reason, story_id in self._conn.exec_driver_sql(
+            stmt, params
+        ):
+            if by_text:
+                self._originals[key] = article_id
+            else:
+                self._known[key] = _Known(article_id, duplicate_of, reason, story_id)
 
     def _read_buckets(self, anchors: Iterable[int]) -> None:
         """Read the stored members of these anchors' buckets (those not read yet), without
@@ -656,27 +658,23 @@ def _member(row: Row[Any]) -> _Member:
     return _Member(row.id, row.duplicate_of, row.published, row.site, row.body, row.story_id)
 
 
-# Prebuilt, with list parameters: one cached statement however many values are looked up.
-# The stored articles with these canonical URLs, and those with these texts (the text's original
-# is the one that is no copy: "AND duplicate_of IS NULL" in SQL made SQLite scan the originals
-# by the duplicate_of index, 3 s at 1M articles).
-_KNOWN_OR_SAME_TEXT = sa.union_all(
-    sa.select(
-        sa.literal(False).label("by_text"),
-        articles.c.canonical_url.label("key"),
-        articles.c.id,
-        articles.c.duplicate_of,
-        articles.c.duplicate_reason,
-        articles.c.story_id,
-    ).where(articles.c.canonical_url.in_(sa.bindparam("urls", expanding=True))),
-    sa.select(
-        sa.literal(True),
-        articles.c.text_hash,
-        articles.c.id,
-        articles.c.duplicate_of,
-        sa.null(),
-        sa.null(),
-    ).where(articles.c.text_hash.in_(sa.bindparam("hashes", expanding=True))),
+# The stored articles with these canonical URLs, and the originals of these texts, the lists as
+# JSON texts (one statement however many values are looked up). SQLite is told the index of
+# originals by text: its planner took the index on duplicate_of for "duplicate_of IS NULL"
+# (every original, ~3 s at 1M articles).
+_KNOWN_OR_SAME_TEXT_SQLITE = (
+    "SELECT 0 AS by_text, canonical_url AS key, id, duplicate_of, duplicate_reason, story_id "
+    "FROM articles WHERE canonical_url IN (SELECT value FROM json_each(?)) UNION ALL "
+    "SELECT 1, text_hash, id, duplicate_of, NULL, NULL "
+    "FROM articles INDEXED BY uq_articles_text_hash_original "
+    "WHERE text_hash IN (SELECT value FROM json_each(?)) AND duplicate_of IS NULL"
+)
+_KNOWN_OR_SAME_TEXT_POSTGRESQL = (
+    "SELECT false AS by_text, canonical_url AS key, id, duplicate_of, duplicate_reason, story_id "
+    "FROM articles WHERE canonical_url IN (SELECT json_array_elements_text(CAST(%s AS json))) "
+    "UNION ALL SELECT true, text_hash, id, duplicate_of, NULL, NULL FROM articles "
+    "WHERE text_hash IN (SELECT json_array_elements_text(CAST(%s AS json))) "
+    "AND duplicate_of IS NULL"
 )
 _MEMBERS = sa.select(
     articles.c.id,

@@ -86,7 +86,6 @@ articles = sa.Table(
     sa.Column("duplicate_reason", sa.Text),
     sa.Column("similarity", sa.Float),
     sa.Column("story_id", sa.Integer),  # its story (stories.id); a copy has its original's
-    sa.Index(None, "text_hash"),
     sa.Index(None, "duplicate_of"),
     sa.Index(None, "published"),
     sa.Index(None, "story_id"),

@@ -48,7 +48,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from operator import itemgetter
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -215,7 +217,8 @@ def top_terms(weights: Mapping[str, float], n: int) -> dict[str, float]:
         # ranking every term with a key function cost more than the rest).
         nth = sorted(weights.values(), reverse=True)[n - 1] if n > 0 else math.inf
         items = [(t, w) for t, w in items if w >= nth]
-    ranked = sorted(items, key=lambda kv: (-kv[1], kv[0]))[:n]
+    # In term order, then by weight (a stable sort: ties stay in term order), both C-fast.
+    ranked = sorted(sorted(items), key=itemgetter(1), reverse=True)[:n]
     return {t: round(w, 5) for t, w in ranked}
 
 
@@ -337,8 +340,9 @@ class DocumentFrequencies:
         (reads ahead: `StoryIndex.prefetch`)."""
         wanted = {DOCUMENTS, *terms}
         self.read(conn, wanted)
-        stored, pending, ahead = self._stored.counts, self.pending, ahead or {}
-        counted = {t: stored[t] + pending[t] + ahead.get(t, 0) + 1 for t in wanted}
+        # (Bound `get`s: a Counter's missing key costs a Python-level call.)
+        stored, pending, ahead = self._stored.counts, self.pending.get, (ahead or {}).get
+        counted = {t: stored[t] + pending(t, 0) + ahead(t, 0) + 1 for t in wanted}
         return counted, counted.pop(DOCUMENTS)
 
     def count(self, terms: Iterable[str]) -> None:
@@ -400,6 +404,11 @@ class StoryVector:
     documents: int  # originals counted, the article included (`join_rule`)
     when: datetime  # its publication time (or arrival time)
 
+    @cached_property
+    def query(self) -> tuple[str, ...]:
+        """Its QUERY_TERMS heaviest terms: what it looks up in the story index."""
+        return tuple(top_terms(self.weights, QUERY_TERMS))
+
 
 def story_terms_of(title: str, body: str) -> dict[str, int]:
     """The term counts clustering uses (`article_terms`, terms cut to MAX_TERM_LENGTH): pure
@@ -445,9 +454,9 @@ class _Story:
         self.dirty = True
 
 
-# A stored ranking read for a query: (story, hits), most hits first, and whether it holds
-# every story with a hit.
-_Ranking = tuple[list[tuple[int, int]], bool]
+# A query's stored ranking: (story, hits) of every stored story it hits, most hits first (ties:
+# the oldest).
+_Ranking = list[tuple[int, int]]
 
 
 class StoryIndex:
@@ -472,30 +481,44 @@ class StoryIndex:
         self._stories: dict[int, _Story] = {}
         self._touched: dict[int, _Story] = {}
         self._rankings: dict[tuple[tuple[str, ...], datetime], _Ranking] = {}
+        # Stored index entries by term: (read from this last publication on, [(story, its
+        # entry's last publication, as the driver gives it)]).
+        self._entries: dict[str, tuple[datetime, list[tuple[int, Any]]]] = {}
         self._next_id: int | None = None
         self._newest: datetime | None = None  # the newest entry's last publication, when read
+        # The read-ahead's vectors (`prefetch`): an article's is the one it is clustered with
+        # when every article read ahead before it as an original was one (most batches), so
+        # it is computed once. By id(counts) -> (originals read ahead before it, vector).
+        self._ahead: dict[int, tuple[int, StoryVector]] = {}
+        self._ahead_order: list[dict[str, int]] = []  # the counts read ahead, in order
+        self._as_read_ahead = -1  # originals added so far, all as read ahead (-1: not so)
 
     # --- reads -----------------------------------------------------------------------------
 
-    def prefetch(self, articles: Iterable[tuple[Mapping[str, int], datetime]]) -> None:
+    def prefetch(self, articles: Iterable[tuple[dict[str, int], datetime]]) -> None:
         """Read ahead for articles (term counts, publication time) about to be clustered."""
         articles = [(counts, _aware(when)) for counts, when in articles]
         if not articles:
             return
         self._frequencies.read(self._conn, {t for counts, _ in articles for t in counts})
         queries = []
-        # Each article's query as it will be clustered: with the terms of the originals before
-        # it counted, as if all these were originals (a write-up of a story shares the names of
-        # the one before it, whose count shifts its heaviest terms). One that turns out not to
-        # be shifts the queries after it: those are read again when clustered.
+        # Each article's vector and query as it will be clustered: with the terms of the
+        # originals before it counted, as if all these were originals (a write-up of a story
+        # shares the names of the one before it, whose count shifts its heaviest terms). One
+        # that turns out not to be shifts the articles after it: those are computed and read
+        # again when clustered.
         ahead: Counter[str] = Counter()
+        self._ahead, self._ahead_order = {}, []
+        self._as_read_ahead = -1 if self._frequencies.pending else 0
         for counts, when in articles:
             df, documents = self._frequencies.of(self._conn, counts, ahead)
-            query = tuple(top_terms(vector(counts, df, documents), QUERY_TERMS))
-            if query:
-                queries.append((query, when - WINDOW))
+            found = StoryVector(counts, vector(counts, df, documents), documents, when)
+            self._ahead[id(counts)] = (len(self._ahead_order), found)
+            self._ahead_order.append(counts)
+            if found.query:
+                queries.append((found.query, when - WINDOW))
             ahead.update({DOCUMENTS, *counts})
-        self._read_rankings(queries, MAX_STORY_CANDIDATES + RANKING_MARGIN)
+        self._read_rankings(queries)
 
     def read_stories(self, story_ids: Iterable[int]) -> None:
         """Read the stories not read yet (spans and centroids), in one query."""
@@ -514,18 +537,22 @@ class StoryIndex:
 
     def vector(self, counts: dict[str, int], published: datetime | None) -> StoryVector:
         """The article's vector, with the document frequencies of every original before it."""
-        df, documents = self._frequencies.of(self._conn, counts)
         when = _aware(published or self._now)
+        read_ahead = self._ahead.get(id(counts))
+        if read_ahead is not None:
+            before, found = read_ahead
+            if before == self._as_read_ahead and found.terms == counts and found.when == when:
+                return found
+        df, documents = self._frequencies.of(self._conn, counts)
         return StoryVector(counts, vector(counts, df, documents), documents, when)
 
     def find(self, article: StoryVector) -> int | None:
         """The story a new original joins, if any (nothing written): its QUERY_TERMS heaviest
         terms looked up in the index within the window, the MAX_STORY_CANDIDATES stories with
         the most hits (ties: the oldest) scored by `best_story`."""
-        query = tuple(top_terms(article.weights, QUERY_TERMS))
-        if not query:
+        if not article.query:
             return None
-        ranked = self._rank(query, article.when - WINDOW)
+        ranked = self._rank(article.query, article.when - WINDOW)
         self.read_stories(ranked)
         threshold, bonus = join_rule(article.documents)
         found = best_story(
@@ -545,14 +572,8 @@ class StoryIndex:
         stored index answers with this batch's changes applied: the stored ranking without
         the stories this batch changed, and those scored from memory."""
         key = (query, since)
-        if key not in self._rankings:
-            self._read_rankings([key], MAX_STORY_CANDIDATES + RANKING_MARGIN)
-        ranking, complete = self._rankings[key]
-        stored = [(s, n) for s, n in ranking if s not in self._touched]
-        if len(stored) < MAX_STORY_CANDIDATES and not complete:
-            self._read_rankings([key], MAX_STORY_CANDIDATES + len(self._touched))
-            ranking, _ = self._rankings[key]
-            stored = [(s, n) for s, n in ranking if s not in self._touched]
+        self._read_rankings([key])
+        stored = [(s, n) for s, n in self._rankings[key] if s not in self._touched]
         terms = set(query)
         for story in self._touched.values():
             if story.last_published >= since and (shared := len(terms & story.index)):
@@ -560,31 +581,49 @@ class StoryIndex:
         stored.sort(key=lambda sn: (-sn[1], sn[0]))
         return [s for s, _ in stored[:MAX_STORY_CANDIDATES]]
 
-    def _read_rankings(
-        self, queries: Sequence[tuple[tuple[str, ...], datetime]], limit: int
-    ) -> None:
-        """The stored stories with the most index hits for each query (at most `limit`), and
-        the rows of the MAX_STORY_CANDIDATES first of each (in the same query)."""
-        queries = list(dict.fromkeys(queries))
+    def _read_rankings(self, queries: Sequence[tuple[tuple[str, ...], datetime]]) -> None:
+        """Rank the stored stories for each query not ranked yet: the stories with an index
+        entry of its terms within its window, by their number of such entries. The entries are
+        read by term (a batch's queries share many), and the rows of the MAX_STORY_CANDIDATES
+        first stories of each query with them (`find` scores those): two queries in all.
+
+        (In Python, not in SQL: a query's terms are its heaviest, most of them in the entries
+        of one or two stories of the window, and ranking ~20 entries costs less than the
+        database's join, grouping and window function per (query, term), which at 1M articles
+        cost more than the rest of the read-ahead.)"""
+        queries = [q for q in dict.fromkeys(queries) if q not in self._rankings]
         if not queries:
             return
-        found: dict[int, list[tuple[int, int]]] = {i: [] for i in range(len(queries))}
+        self._read_entries({t for terms, _ in queries for t in terms}, min(q[1] for q in queries))
+        postgresql = self._conn.dialect.name == "postgresql"
+        candidates = []
+        for terms, since in queries:
+            stamp = since if postgresql else _sqlite_time(since)  # (as the driver gives it)
+            hits: Counter[int] = Counter()
+            for term in terms:
+                hits.update(s for s, last in self._entries[term][1] if last >= stamp)
+            ranking = sorted(hits.items(), key=lambda sn: (-sn[1], sn[0]))
+            self._rankings[(terms, since)] = ranking
+            candidates += [s for s, _ in ranking[:MAX_STORY_CANDIDATES]]
+        self.read_stories(candidates)
+
+    def _read_entries(self, terms: Iterable[str], since: datetime) -> None:
+        """Read the stored index entries of these terms from `since` on (those not read from
+        as early), in one query."""
+        missing = sorted(t for t in terms if t not in self._entries or self._entries[t][0] > since)
+        if not missing:
+            return
+        read: dict[str, list[tuple[int, Any]]] = {t: [] for t in missing}
         if self._conn.dialect.name == "postgresql":
-            stmt, stamp = _RANKINGS_POSTGRESQL, _aware
+            rows = self._conn.exec_driver_sql(_ENTRIES_OF_POSTGRESQL, (json_text(missing), since))
         else:
-            stmt, stamp = _RANKINGS_SQLITE, _sqlite_time
-        rows = [(i, t, stamp(since)) for i, (terms, since) in enumerate(queries) for t in terms]
-        result = self._conn.execute(
-            stmt, {"q": json_text(rows), "limit": limit, "read": MAX_STORY_CANDIDATES}
-        )
-        for i, story_id, hits, first, last, centroid in result:
-            if i is None:
-                self._keep_story(story_id, first, last, centroid)
-            else:
-                found[i].append((story_id, hits))
-        for i, key in enumerate(queries):
-            ranking = sorted(found[i], key=lambda sn: (-sn[1], sn[0]))
-            self._rankings[key] = (ranking, len(ranking) < limit)
+            rows = self._conn.exec_driver_sql(
+                _ENTRIES_OF_SQLITE, (json_text(missing), _sqlite_time(since))
+            )
+        for term, story_id, last in rows:
+            read[term].append((story_id, last))
+        for term, found in read.items():
+            self._entries[term] = (since, found)
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -602,6 +641,9 @@ class StoryIndex:
             story.set_centroid(merge_centroid(story.centroid, article.weights))
         story.cover(when)
         self._frequencies.count(article.terms)
+        order, added = self._ahead_order, self._as_read_ahead
+        as_read_ahead = 0 <= added < len(order) and order[added] == article.terms
+        self._as_read_ahead = added + 1 if as_read_ahead else -1
         return story_id
 
     def join(self, story_id: int, published: datetime | None) -> None:
@@ -708,10 +750,6 @@ class StoryIndex:
                 story.stored_index = frozenset()
 
 
-# A stored ranking holds this many stories more than MAX_STORY_CANDIDATES: room for those the
-# batch changed (scored from memory), before the ranking is read again.
-RANKING_MARGIN = 10
-
 _MAX_STORY_ID = sa.select(sa.func.max(stories.c.id))
 _NEWEST_ENTRY = sa.select(sa.func.max(story_terms.c.last_published))
 _OLDEST_ENTRY = sa.select(sa.func.min(story_terms.c.last_published))
@@ -722,36 +760,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STORIES = sa.select(
     stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
 ).where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))
-# The stories with the most index hits within each query's window: (query, term, since) rows
-# in, (query, story, hits) out, at most :limit per query, most hits first (ties: the oldest).
-_RANKED = (
-    "SELECT q.i, st.story_id, count(*) AS hits, row_number() OVER "
-    "(PARTITION BY q.i ORDER BY count(*) DESC, st.story_id) AS rank "
-    "FROM q JOIN story_terms AS st ON st.term = q.term AND st.last_published >= q.since "
-    "GROUP BY q.i, st.story_id"
+# The index entries (term, story, last publication) of some terms (a JSON list) from a last
+# publication on: an index-only range scan of the covering index per term.
+_ENTRIES_OF_POSTGRESQL = (
+    "SELECT term, story_id, last_published FROM story_terms "
+    "WHERE term IN (SELECT json_array_elements_text(CAST(%s AS json))) AND last_published >= %s"
 )
-# ... then the rows (i NULL) of the stories among the first :read of any query (the candidates
-# `find` scores), each once: a batch's write-ups of one story rank it for each of them.
-_WITH_STORIES = (
-    "SELECT r.i, r.story_id, r.hits, NULL AS first_published, NULL AS last_published, "
-    "NULL AS centroid FROM r WHERE r.rank <= :limit UNION ALL "
-    "SELECT NULL, s.id, NULL, s.first_published, s.last_published, s.centroid FROM stories AS s "
-    "WHERE s.id IN (SELECT r.story_id FROM r WHERE r.rank <= :read)"
+_ENTRIES_OF_SQLITE = (
+    "SELECT term, story_id, last_published FROM story_terms "
+    "WHERE term IN (SELECT value FROM json_each(?)) AND last_published >= ?"
 )
-_STORY_COLUMNS = {
-    "first_published": stories.c.first_published.type,
-    "last_published": stories.c.last_published.type,
-    "centroid": stories.c.centroid.type,
-}
-_RANKINGS_POSTGRESQL = sa.text(
-    "WITH q AS (SELECT CAST(e ->> 0 AS integer) AS i, e ->> 1 AS term, "
-    "CAST(e ->> 2 AS timestamptz) AS since FROM json_array_elements(CAST(:q AS json)) AS e), "
-    f"r AS MATERIALIZED ({_RANKED}) {_WITH_STORIES}"
-).columns(**_STORY_COLUMNS)
-_RANKINGS_SQLITE = sa.text(
-    "WITH q AS (SELECT value ->> 0 AS i, value ->> 1 AS term, value ->> 2 AS since "
-    f"FROM json_each(:q)), r AS MATERIALIZED ({_RANKED}) {_WITH_STORIES}"
-).columns(**_STORY_COLUMNS)
 _GROW_STORY = (
     stories.update()
     .where(stories.c.id == sa.bindparam("sid"))

@@ -12,6 +12,7 @@ from storage import anchor_index, dedup, stories
 from storage.ingest import IngestBatch
 from storage.repository import Corpus, NewArticle, Placement, open_corpus
 from storage.schema import articles, term_stats
+from storage.schema import stories as stories_table
 from tests.storage.stories import (
     COPY_BODY,
     OTHER_BODY,
@@ -142,7 +143,9 @@ def test_a_batch_gives_the_corpus_that_one_by_one_gives_on_both_databases(
     corpus: Corpus, tmp_path
 ) -> None:
     # Ten articles of two events and their copies, in one batch or one at a time: the same
-    # links, reasons and stories (the batch reads ahead and holds its changes in memory).
+    # links, reasons, stories and story centroids (the batch reads ahead, vectors included,
+    # and holds its changes in memory; its copies of its own articles were read ahead as
+    # originals, so the vectors after them are computed again).
     bodies = [WIRE_BODY, QUAKE_CHILE_BODY, COPY_BODY, TRIMMED_BODY, REWRITE_BODY]
     bodies += [QUAKE_CHILE_REWRITE, OTHER_BODY, WIRE_BODY, COPY_BODY + "\n\nMore soon.", OTHER_BODY]
     items = [
@@ -152,10 +155,17 @@ def test_a_batch_gives_the_corpus_that_one_by_one_gives_on_both_databases(
     with open_corpus(f"sqlite:///{tmp_path / 'one.db'}") as single:
         one_by_one = [single.add_article(i.article, source=i.source) for i in items]
         stories_single = [story_of(single, s.id) for s in one_by_one]
+        centroids_single = _centroids(single)
     assert [(s.duplicate_of, s.reason) for s in batched] == [
         (s.duplicate_of, s.reason) for s in one_by_one
     ]
     assert [story_of(corpus, s.id) for s in batched] == stories_single
+    assert _centroids(corpus) == centroids_single
+
+
+def _centroids(corpus: Corpus) -> dict[int, dict[str, float]]:
+    with corpus.engine.connect() as conn:
+        return dict(conn.execute(sa.select(stories_table.c.id, stories_table.c.centroid)).all())
 
 
 def _unique_words(prefix: str, n: int) -> list[str]:

@@ -70,7 +70,7 @@ def test_opening_twice_is_idempotent(database_url: str) -> None:
     with open_corpus(database_url) as second:
         assert second.article_count() == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0014"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0015"
 
 
 def test_concurrent_opens_migrate_once(database_url: str) -> None:

@@ -270,11 +270,9 @@ def test_a_batch_ranks_candidate_stories_as_the_stored_index_would(
     corpus: Corpus, monkeypatch
 ) -> None:
     # Four stored stories hit by one query; the batch changes the best of them so that it
-    # loses the query's terms. With room for two candidates and no margin, the stored ranking
-    # read ahead no longer holds enough untouched stories: it is read again, and the ranking
-    # equals what the stored index answers once the batch is written.
+    # loses the query's terms. With room for two candidates, the next stored story takes its
+    # place: the ranking equals what the stored index answers once the batch is written.
     monkeypatch.setattr(stories, "MAX_STORY_CANDIDATES", 2)
-    monkeypatch.setattr(stories, "RANKING_MARGIN", 0)
     shared = {"alpha": 0.5, "beta": 0.5, "gamma": 0.4}
     centroids = [
         shared | {"delta": 0.3},
