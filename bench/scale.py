@@ -35,11 +35,15 @@ Each is looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates
 their texts, story candidates scored; nothing written), on a connection of its own (not the one
 that counted the candidates); then as many other probes of the same kinds, not looked up (a
 worker does not store what it has just read), are stored through `Corpus.add_articles` in
-batches of `ingest.BATCH_SIZE` (200), as `newsmon ingest` stores them. (Until 2026-12-02 the
-looked-up probes themselves were stored, on the census's connection: their reads were cached,
-and ingest measured ~15% faster.)
+batches of `ingest.BATCH_SIZE` (400), as `newsmon ingest` stores them, after as many other
+probes stored untimed: a worker's steady state (its first batch reads every document frequency
+it needs, which the process keeps, and fills the connection's page cache; printed as first/s).
+(Until 2026-12-02 the looked-up probes themselves were stored, on the census's connection:
+their reads were cached, and ingest measured ~15% faster; until 2026-12-04 the timed probes
+were the process's first batches.)
 Printed per size and database: p50/p95/max of the lookup time, the ingest rate of the batches
-(dedup, story and every write, commits and on SQLite the final WAL checkpoint included), the
+(dedup, story and every write, commits and on SQLite the final WAL checkpoint included) and of
+the first, untimed ones, the
 near-copy candidates per probe (cand: distinct articles sharing an anchor, whole buckets, before
 any cut, where production reads at most BUCKET_SAMPLE per bucket; verif: those of them
 `dedup.worth_verifying` keeps), whether the stored probes were classified as generated (near
@@ -76,7 +80,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from extractors.records import Article  # noqa: E402
 from storage import dedup, ingest, stories  # noqa: E402
-from storage.repository import NewArticle, open_corpus  # noqa: E402
+from storage.repository import Corpus, NewArticle, StoredArticle, open_corpus  # noqa: E402
 
 STREAM = ROOT.parent / "shared" / "bench" / "dedup" / "news_stream.jsonl"
 CACHE = ROOT / "build" / "scale"
@@ -89,6 +93,7 @@ EXACT_COPY_SHARE = 0.15  # of the copies
 FACTS = 6
 BATCH_STORIES = 500  # stories per generated (and cached) batch
 WARM = True  # read the corpus into the page cache before probing (--cold: not)
+WARMUP = 2  # the probe stream stored first, untimed (see _measure)
 
 _SYLLABLES = tuple(
     [
@@ -713,18 +718,23 @@ def _probes(
     models: Models, stories_filled: int, count: int, round_: int, stream: int = 0
 ) -> list[tuple]:
     """(kind, Generated, expected story index) for `count` probes (at most 25,000) of a round:
-    stream 0 is looked up, stream 1 stored (other articles of the same kinds)."""
+    stream 0 is looked up, stream 1 stored (other articles of the same kinds), stream 2 stored
+    first, untimed (WARMUP)."""
     seed = f"probes-{stories_filled}-{round_}" + (f"-{stream}" if stream else "")
     rng = random.Random(seed)
     out = []
     recent = max(1, min(stories_filled, STORIES_PER_DAY * 2))
-    # Article numbers of the copies and write-ups, apart from a story's own and from every other
-    # round's and stream's (a probe URL stored earlier would be "known" and counted wrong).
+    # Article numbers of the copies and write-ups (and story numbers of the new ones), apart
+    # from a story's own and from every other round's and stream's (a probe URL stored earlier
+    # would be "known" and counted wrong). The warm-up stream has ranges of its own.
     number = 100_000 * (round_ + 1) + 25_000 * stream
+    first_new = 10_000_000 + stories_filled * 10 + round_ * 100_000 + 50_000 * stream
+    if stream == WARMUP:
+        number, first_new = 10**9 + 100_000 * round_, 50_000_000 + round_ * 100_000
     for i in range(count):
         kind = ("new", "copy", "writeup")[i % 3]
         if kind == "new":
-            index = 10_000_000 + stories_filled * 10 + i + round_ * 100_000 + 50_000 * stream
+            index = first_new + i
             g = generate_story(index, models)[0]
             # A new story now: just after the filled ones.
             g.published = START + timedelta(days=(stories_filled + i / 3) / STORIES_PER_DAY)
@@ -755,6 +765,7 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
     # has not just looked up (the same ones would find every read cached).
     looked_up = _probes(models, stories_filled, count, round_)
     probes = _probes(models, stories_filled, count, round_, stream=1)
+    warmup = [g.article() for _, g, _ in _probes(models, stories_filled, count, round_, WARMUP)]
     # The text models are dropped before anything is measured: a worker holds none, and their
     # millions of references made each full collection of the garbage collector cost ~70 ms.
     del models
@@ -790,17 +801,14 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
             corpus.lookup(article)
             lookups.append((time.perf_counter() - started) * 1000)
         # Then the probes are stored as `newsmon ingest` stores them: batches, one transaction
-        # each.
+        # each; first the warm-up probes (a worker's first batch reads every document frequency
+        # it needs and fills the connection's page cache; every later batch finds most of them),
+        # then the timed ones.
         started = time.perf_counter()
-        stored = []
-        for first in range(0, len(articles), ingest.BATCH_SIZE):
-            batch = [NewArticle(a, "ingest") for a in articles[first : first + ingest.BATCH_SIZE]]
-            stored += corpus.add_articles(batch)
-        if corpus.engine.dialect.name == "sqlite":
-            # The writes still in the WAL are copied to the database by a later checkpoint:
-            # counted here, or the rate would depend on where the last checkpoint fell.
-            with corpus.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        _store(corpus, warmup)
+        first_s = time.perf_counter() - started
+        started = time.perf_counter()
+        stored = _store(corpus, articles)
         ingest_s = time.perf_counter() - started
         with corpus.engine.connect() as conn:
 
@@ -831,6 +839,7 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
         "p95": lookups[int(0.95 * (len(lookups) - 1))],
         "max": lookups[-1],
         "ingest_rate": len(articles) / ingest_s,
+        "first_rate": len(warmup) / first_s,
         "candidates": statistics.mean(candidates) if candidates else 0.0,
         "candidates_max": max(candidates) if candidates else 0,
         "verified": statistics.mean(verified) if verified else 0.0,
@@ -839,6 +848,20 @@ def _measure(url: str, models: Models, stories_filled: int, count: int, round_: 
         "peak_rss": peak,
         "rss": current,
     }
+
+
+def _store(corpus: Corpus, articles: list[Article]) -> list[StoredArticle]:
+    """Store articles in batches of `ingest.BATCH_SIZE`, as `newsmon ingest` does."""
+    stored = []
+    for first in range(0, len(articles), ingest.BATCH_SIZE):
+        batch = [NewArticle(a, "ingest") for a in articles[first : first + ingest.BATCH_SIZE]]
+        stored += corpus.add_articles(batch)
+    if corpus.engine.dialect.name == "sqlite":
+        # The writes still in the WAL are copied to the database by a later checkpoint: counted
+        # here, or the rate would depend on where the last checkpoint fell.
+        with corpus.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    return stored
 
 
 def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
@@ -947,6 +970,7 @@ def _get(queue: mp.Queue):
 
 HEADER = (
     f"{'db':<10} {'articles':>9} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'ingest/s':>8} "
+    f"{'first/s':>7} "
     f"{'cand':>6} "
     f"{'cand max':>8} {'verif':>6} {'verif max':>9} {'peak MB':>8} {'rss MB':>7} {'fill s':>7} "
     f"{'fill/s':>7}  probes right"
@@ -959,7 +983,7 @@ def _print_row(r: dict) -> None:
         fill, rate = f"{r['fill_s']:.0f}", f"{r['size'] / r['fill_s']:.0f}"
     print(
         f"{r['database']:<10} {r['size']:>9} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f} "
-        f"{r['ingest_rate']:>8.0f} "
+        f"{r['ingest_rate']:>8.0f} {r['first_rate']:>7.0f} "
         f"{r['candidates']:>6.1f} {r['candidates_max']:>8} {r['verified']:>6.1f} "
         f"{r['verified_max']:>9} {r['peak_rss']:>8.0f} {r['rss']:>7.0f} "
         f"{fill:>7} {rate:>7}  {r['right']}",

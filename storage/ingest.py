@@ -41,9 +41,10 @@ from storage.schema import article_watches, articles, pages
 
 SOURCES = ("seed", "feed", "ingest")
 # Articles per transaction (`Corpus.add_articles`) in the flows and `newsmon ingest`: large
-# enough to amortise the commit and the document-frequency writes, small enough that a failure
-# loses little work (the next run skips what was stored).
-BATCH_SIZE = 200
+# enough to amortise the commit and the document-frequency writes (at 1M articles on SQLite 400
+# ingested ~10% faster than 200: more of a batch's index entries share pages), small enough that
+# a failure loses little work (the next run skips what was stored).
+BATCH_SIZE = 400
 # Near-copy candidates: the articles sharing the most anchors with the new text, at most this
 # many (ties: the newest), of which dedup.worth_verifying keeps those whose texts are compared.
 MAX_CANDIDATES = 50
