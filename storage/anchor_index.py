@@ -53,11 +53,12 @@ def bucket_members(conn: Connection, anchors: Sequence[int]) -> dict[int, list[t
     if not anchors:
         return members
     if conn.dialect.name == "postgresql":
-        for anchor, ids, counts in conn.exec_driver_sql(_POSTGRESQL_QUERY, (json_text(anchors),)):
+        rows = conn.exec_driver_sql(_POSTGRESQL_QUERY, (json_text(anchors),)).all()
+        for anchor, ids, counts in rows:
             if ids:
                 members[anchor] = list(zip(ids, counts, strict=True))
     else:
-        for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json_text(anchors),)):
+        for anchor, found in conn.exec_driver_sql(_SQLITE_QUERY, (json_text(anchors),)).all():
             if found:  # "id,count,id,count": a JSON list once bracketed
                 values = orjson.loads(f"[{found}]")
                 members[anchor] = list(zip(values[::2], values[1::2], strict=True))
@@ -70,9 +71,9 @@ def signatures(conn: Connection, article_ids: Sequence[int]) -> dict[int, bytes]
     """The stored MinHash signatures of these articles."""
     ids = sorted(set(article_ids))
     if conn.dialect.name == "sqlite":  # (the planner would take the row by its id)
-        rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json_text(ids),))
+        rows = conn.exec_driver_sql(_SQLITE_SIGNATURES, (json_text(ids),)).all()
     else:
-        rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,))
+        rows = conn.exec_driver_sql(_POSTGRESQL_SIGNATURES, (ids,)).all()
     return {i: bytes(m) for i, m in rows}
 
 

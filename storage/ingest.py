@@ -266,9 +266,8 @@ class IngestBatch:
         postgresql = self._conn.dialect.name == "postgresql"
         stmt = _KNOWN_OR_SAME_TEXT_POSTGRESQL if postgresql else _KNOWN_OR_SAME_TEXT_SQLITE
         params = (json_text(urls), json_text(hashes))
-        for by_text, key, article_id, duplicate_of, reason, story_id in self._conn.exec_driver_sql(
-            stmt, params
-        ):
+        rows = self._conn.exec_driver_sql(stmt, params).all()
+        for by_text, key, article_id, duplicate_of, reason, story_id in rows:
             if by_text:
                 self._originals[key] = article_id
             else:
