@@ -171,11 +171,15 @@ class IngestBatch:
     the ingest lock (batches are serialised): ids of new rows are given here."""
 
     def __init__(
-        self, conn: Connection, frequencies: stories.DocumentFrequencies, now: datetime
+        self,
+        conn: Connection,
+        frequencies: stories.DocumentFrequencies,
+        now: datetime,
+        kept_stories: stories.StoredStories | None = None,
     ) -> None:
         self._conn = conn
         self._now = now
-        self.stories = stories.StoryIndex(conn, frequencies, now)
+        self.stories = stories.StoryIndex(conn, frequencies, now, kept_stories)
         # What the database holds (read ahead or when needed) with this batch's articles:
         self._known: dict[str, _Known | None] = {}  # canonical URL ->
         self._originals: dict[str, int | None] = {}  # text hash -> its original

@@ -152,6 +152,7 @@ class Corpus:
         )
         self.sites = SiteStore(engine, self._writer, clock)
         self._frequencies = stories.StoredFrequencies()
+        self._stories = stories.StoredStories()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -383,7 +384,7 @@ class Corpus:
 
     def _ingest_batch(self, conn: Connection) -> ingest.IngestBatch:
         frequencies = stories.DocumentFrequencies(self._frequencies)
-        return ingest.IngestBatch(conn, frequencies, self._clock())
+        return ingest.IngestBatch(conn, frequencies, self._clock(), self._stories)
 
     def article_count(self) -> int:
         with self._read() as conn:

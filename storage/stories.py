@@ -55,7 +55,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.database import advance_sequence, chunks, json_text
+from storage.database import advance_sequence, json_text
 from storage.dedup import STOP_WORDS, normalise_text
 from storage.schema import stories, story_terms
 
@@ -92,6 +92,8 @@ ENTITY = "@"  # prefix of entity terms (normalised words never hold it)
 DOCUMENTS = ""
 # Document frequencies a process keeps between batches (`StoredFrequencies`): ~100 MB at most.
 MAX_CACHED_TERMS = 500_000
+# Story rows a process keeps between batches (`StoredStories`): ~60 MB at most.
+MAX_CACHED_STORIES = 20_000
 
 
 # A word (a letter, then letters, digits, apostrophes, dots and hyphens). Splitting a line on it
@@ -298,6 +300,19 @@ class StoredFrequencies:
         self.counts: dict[str, int] = {}
 
 
+class StoredStories:
+    """Story rows (size, span, centroid) read from `stories`, kept by a `Corpus` from batch
+    to batch: the stories of the window are the candidates of every batch, and reading their
+    centroids (a JSON text of 100 terms each, stored compressed) was the largest read of a
+    batch at 1M articles. A kept row is used while the story's stored size is the one it was
+    read with (its centroid and span change only as articles join it, each counted in its
+    size): `StoryIndex.read_stories` sends the kept sizes and gets back the centroids of the
+    stories that changed only, in the same query. All are dropped at MAX_CACHED_STORIES."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[int, datetime, datetime, dict[str, float]]] = {}
+
+
 class DocumentFrequencies:
     """Document frequencies of the originals' terms: those stored in `term_stats` plus the
     counts of an ingest batch not written yet. A batch reads the stored rows it needs (through
@@ -475,9 +490,16 @@ class StoryIndex:
     batch changed follow from its centroid and span.
     """
 
-    def __init__(self, conn: Connection, frequencies: DocumentFrequencies, now: datetime) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        frequencies: DocumentFrequencies,
+        now: datetime,
+        kept: StoredStories | None = None,
+    ) -> None:
         self._conn = conn
         self._frequencies = frequencies
+        self._kept = kept or StoredStories()
         self._now = now
         self._stories: dict[int, _Story] = {}
         self._touched: dict[int, _Story] = {}
@@ -522,11 +544,24 @@ class StoryIndex:
         self._read_rankings(queries)
 
     def read_stories(self, story_ids: Iterable[int]) -> None:
-        """Read the stories not read yet (spans and centroids), in one query."""
+        """Read the stories not read yet (spans and centroids), in one query: with the sizes
+        of those kept from earlier batches (`StoredStories`), whose centroids come back only
+        when they changed."""
         missing = sorted({s for s in story_ids if s is not None and s not in self._stories})
-        for chunk in chunks(missing):
-            for row in self._conn.execute(_STORIES, {"ids": chunk}):
-                self._keep_story(row.id, row.first_published, row.last_published, row.centroid)
+        if not missing:
+            return
+        kept = self._kept.rows
+        if len(kept) > MAX_CACHED_STORIES:
+            kept.clear()
+        known = [(s, kept[s][0] if s in kept else -1) for s in missing]
+        stmt = _STORIES_POSTGRESQL if self._conn.dialect.name == "postgresql" else _STORIES_SQLITE
+        for story_id, size, first, last, centroid in self._conn.execute(
+            stmt, {"known": json_text(known)}
+        ).all():
+            if centroid is None:  # (unchanged since kept)
+                centroid = kept[story_id][3]
+            kept[story_id] = (size, first, last, centroid)
+            self._keep_story(story_id, first, last, centroid)
 
     def _keep_story(
         self, story_id: int, first: datetime, last: datetime, centroid: dict[str, float]
@@ -759,9 +794,25 @@ _DROP_PAST_RETENTION = story_terms.delete().where(
     story_terms.c.last_published < sa.bindparam("since")
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_STORIES = sa.select(
-    stories.c.id, stories.c.first_published, stories.c.last_published, stories.c.centroid
-).where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))
+# The rows of stories given as JSON (id, kept size; -1: none kept), the centroid only when the
+# stored size differs (NULL otherwise: not even decompressed).
+_STORY_COLUMNS = {
+    "first_published": stories.c.first_published.type,
+    "last_published": stories.c.last_published.type,
+    "centroid": stories.c.centroid.type,
+}
+_STORIES_POSTGRESQL = sa.text(
+    "SELECT s.id, s.size, s.first_published, s.last_published, "
+    "CASE WHEN s.size = k.size THEN NULL ELSE s.centroid END AS centroid FROM stories AS s "
+    "JOIN (SELECT CAST(e ->> 0 AS integer) AS id, CAST(e ->> 1 AS integer) AS size "
+    "FROM json_array_elements(CAST(:known AS json)) AS e) AS k ON s.id = k.id"
+).columns(**_STORY_COLUMNS)
+_STORIES_SQLITE = sa.text(
+    "SELECT s.id, s.size, s.first_published, s.last_published, "
+    "CASE WHEN s.size = k.size THEN NULL ELSE s.centroid END AS centroid FROM stories AS s "
+    "JOIN (SELECT value ->> 0 AS id, value ->> 1 AS size FROM json_each(:known)) AS k "
+    "ON s.id = k.id"
+).columns(**_STORY_COLUMNS)
 # The index entries (term, story, last publication) of some terms (a JSON list) from a last
 # publication on: an index-only range scan of the covering index per term.
 _ENTRIES_OF_POSTGRESQL = (

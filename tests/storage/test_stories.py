@@ -313,6 +313,42 @@ def test_a_batch_ranks_candidate_stories_as_the_stored_index_would(
     assert in_batch == stored == [2, 3]
 
 
+def test_kept_story_rows_serve_later_batches_until_the_story_grows(corpus: Corpus) -> None:
+    kept = stories.StoredStories()
+    first, grown = {"alpha": 1.0}, {"alpha": 0.6, "beta": 0.8}
+
+    def centroid_read() -> dict[str, float]:
+        with corpus.engine.begin() as conn:
+            index = stories.StoryIndex(conn, stories.DocumentFrequencies(), MONDAY, kept)
+            index.read_stories([1])
+            return index._stories[1].centroid
+
+    def store(size: int, centroid: dict[str, float]) -> None:
+        with corpus.engine.begin() as conn:
+            conn.execute(sa.delete(stories_table))
+            conn.execute(
+                stories_table.insert(),
+                {
+                    "id": 1,
+                    "created": MONDAY,
+                    "first_published": MONDAY,
+                    "last_published": MONDAY,
+                    "size": size,
+                    "centroid": centroid,
+                },
+            )
+
+    store(1, first)
+    assert centroid_read() == first
+    # The same size: the kept row is used (a stored change without a new member does not happen;
+    # here it shows that the row was not read again).
+    store(1, grown)
+    assert centroid_read() == first
+    # Another worker's batch grew the story: its new centroid is read.
+    store(2, grown)
+    assert centroid_read() == grown
+
+
 def _indexed_stories(corpus: Corpus) -> set[int]:
     with corpus.engine.connect() as conn:
         return set(conn.scalars(sa.select(story_terms.c.story_id).distinct()))
