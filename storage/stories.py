@@ -45,7 +45,7 @@ import operator
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -509,11 +509,10 @@ class StoryIndex:
         self._entries: dict[str, tuple[datetime, list[tuple[int, Any]]]] = {}
         self._next_id: int | None = None
         self._newest: datetime | None = None  # the newest entry's last publication, when read
-        # The read-ahead's vectors (`prefetch`): an article's is the one it is clustered with
-        # when every article read ahead before it as an original was one (most batches), so
-        # it is computed once. By id(counts) -> (originals read ahead before it, vector).
-        self._ahead: dict[int, tuple[int, StoryVector]] = {}
-        self._ahead_order: list[dict[str, int]] = []  # the counts read ahead, in order
+        # The read-ahead's vectors (`prefetch`), in order: while every original added so far was
+        # the next one read ahead (most batches), the next one's is the vector it is clustered
+        # with, so it is computed once.
+        self._ahead: list[StoryVector] = []
         self._as_read_ahead = -1  # originals added so far, all as read ahead (-1: not so)
 
     # --- reads -----------------------------------------------------------------------------
@@ -531,13 +530,12 @@ class StoryIndex:
         # that turns out not to be shifts the articles after it: those are computed and read
         # again when clustered.
         ahead: Counter[str] = Counter()
-        self._ahead, self._ahead_order = {}, []
+        self._ahead = []
         self._as_read_ahead = -1 if self._frequencies.pending else 0
         for counts, when in articles:
             df, documents = self._frequencies.of(self._conn, counts, ahead)
             found = StoryVector(counts, vector(counts, df, documents), documents, when)
-            self._ahead[id(counts)] = (len(self._ahead_order), found)
-            self._ahead_order.append(counts)
+            self._ahead.append(found)
             if found.query:
                 queries.append((found.query, when - WINDOW))
             ahead.update({DOCUMENTS, *counts})
@@ -574,11 +572,9 @@ class StoryIndex:
     def vector(self, counts: dict[str, int], published: datetime | None) -> StoryVector:
         """The article's vector, with the document frequencies of every original before it."""
         when = _aware(published or self._now)
-        read_ahead = self._ahead.get(id(counts))
-        if read_ahead is not None:
-            before, found = read_ahead
-            if before == self._as_read_ahead and found.terms == counts and found.when == when:
-                return found
+        found = self._next_read_ahead()
+        if found is not None and found.terms == counts and found.when == when:
+            return found
         df, documents = self._frequencies.of(self._conn, counts)
         return StoryVector(counts, vector(counts, df, documents), documents, when)
 
@@ -631,10 +627,10 @@ class StoryIndex:
         if not queries:
             return
         self._read_entries({t for terms, _ in queries for t in terms}, min(q[1] for q in queries))
-        postgresql = self._conn.dialect.name == "postgresql"
+        driver_time = _driver_time(self._conn)
         candidates = []
         for terms, since in queries:
-            stamp = since if postgresql else _sqlite_time(since)  # (as the driver gives it)
+            stamp = driver_time(since)  # (as the entries hold it)
             hits: Counter[int] = Counter()
             for term in terms:
                 hits.update(s for s, last in self._entries[term][1] if last >= stamp)
@@ -650,12 +646,11 @@ class StoryIndex:
         if not missing:
             return
         read: dict[str, list[tuple[int, Any]]] = {t: [] for t in missing}
-        if self._conn.dialect.name == "postgresql":
-            rows = self._conn.exec_driver_sql(_ENTRIES_OF_POSTGRESQL, (json_text(missing), since))
-        else:
-            rows = self._conn.exec_driver_sql(
-                _ENTRIES_OF_SQLITE, (json_text(missing), _sqlite_time(since))
-            )
+        postgresql = self._conn.dialect.name == "postgresql"
+        stmt = _ENTRIES_OF_POSTGRESQL if postgresql else _ENTRIES_OF_SQLITE
+        rows = self._conn.exec_driver_sql(
+            stmt, (json_text(missing), _driver_time(self._conn)(since))
+        )
         # (All rows fetched at once: ~1.5 us a row less than iterating the result.)
         for term, story_id, last in rows.all():
             read[term].append((story_id, last))
@@ -678,10 +673,15 @@ class StoryIndex:
             story.set_centroid(merge_centroid(story.centroid, article.weights))
         story.cover(when)
         self._frequencies.count(article.terms)
-        order, added = self._ahead_order, self._as_read_ahead
-        as_read_ahead = 0 <= added < len(order) and order[added] == article.terms
-        self._as_read_ahead = added + 1 if as_read_ahead else -1
+        found = self._next_read_ahead()
+        as_read_ahead = found is not None and found.terms == article.terms
+        self._as_read_ahead = self._as_read_ahead + 1 if as_read_ahead else -1
         return story_id
+
+    def _next_read_ahead(self) -> StoryVector | None:
+        """The read-ahead's vector of the next original, while the read-ahead holds."""
+        added = self._as_read_ahead
+        return self._ahead[added] if 0 <= added < len(self._ahead) else None
 
     def join(self, story_id: int, published: datetime | None) -> None:
         """A copy joins its original's story: the story counts it, its span covers it."""
@@ -857,10 +857,8 @@ def _write_index_changes(
     """Index entries dropped, moved to a new last publication, added: a statement each, the
     rows as one JSON text, not a parameter set per row (a batch of 200 articles changes ~5,000
     entries)."""
-    if conn.dialect.name == "postgresql":
-        statements, stamp = _ENTRIES_POSTGRESQL, _aware
-    else:
-        statements, stamp = _ENTRIES_SQLITE, _sqlite_time
+    statements = _ENTRIES_POSTGRESQL if conn.dialect.name == "postgresql" else _ENTRIES_SQLITE
+    stamp = _driver_time(conn)
     for statement, json_rows in zip(
         statements,
         (
@@ -900,6 +898,12 @@ _ENTRIES_SQLITE = (
     "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
     "ON CONFLICT (story_id, term) DO UPDATE SET last_published = excluded.last_published",
 )
+
+
+def _driver_time(conn: Connection) -> Callable[[datetime], Any]:
+    """How the database's driver takes (and gives back) a time, for statements in driver SQL
+    and their rows: an aware datetime (psycopg) or SQLite's stored text."""
+    return _aware if conn.dialect.name == "postgresql" else _sqlite_time
 
 
 def _sqlite_time(when: datetime) -> str:
