@@ -1,7 +1,8 @@
 """Dedup and story lookup at scale: corpora of 10k, 100k, 1M realistic synthetic articles.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000] [--databases sqlite,postgresql]
-        [--postgres-url URL] [--probes 400] [--workers 2] [--keep] [--reuse [--round N]]
+        [--postgres-url URL] [--probes 400] [--ingest 1600] [--workers 2] [--keep]
+        [--reuse [--round N]]
 
 The default (no arguments, what `make bench` runs) is 10k and 100k articles on SQLite: the full
 run, 1M articles on both databases, takes well over 30 minutes (fill of ~1M articles and ~25M
@@ -33,14 +34,14 @@ stories, a third near copies of stored articles, a third new write-ups of stored
 stories, once the corpus was read into the OS page cache (a server's steady state; --cold: not).
 Each is looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates verified on
 their texts, story candidates scored; nothing written), on a connection of its own (not the one
-that counted the candidates); then as many other probes of the same kinds, not looked up (a
-worker does not store what it has just read), are stored through `Corpus.add_articles` in
-batches of `ingest.BATCH_SIZE` (400), as `newsmon ingest` stores them, after as many other
-probes stored untimed: a worker's steady state (its first batch reads every document frequency
+that counted the candidates); then --ingest (1,600) other probes of the same kinds, not looked
+up (a worker does not store what it has just read), are stored through `Corpus.add_articles`
+in batches of `ingest.BATCH_SIZE` (400), as `newsmon ingest` stores them, after one batch of
+others stored untimed: a worker's steady state (its first batch reads every document frequency
 it needs, which the process keeps, and fills the connection's page cache; printed as first/s).
 (Until 2026-12-02 the looked-up probes themselves were stored, on the census's connection:
 their reads were cached, and ingest measured ~15% faster; until 2026-12-04 the timed probes
-were the process's first batches.)
+were the process's first batches, and later that day one batch of 400, not four.)
 Printed per size and database: p50/p95/max of the lookup time, the ingest rate of the batches
 (dedup, story and every write, commits and on SQLite the final WAL checkpoint included) and of
 the first, untimed ones, the
@@ -760,11 +761,13 @@ def _probes(
     return out
 
 
-def _measure(url: str, models: Models, stories_filled: int, count: int, round_: int) -> dict:
+def _measure(
+    url: str, models: Models, stories_filled: int, count: int, stored: int, round_: int
+) -> dict:
     # Probes looked up, and other ones (of the same kinds) stored: a worker stores articles it
     # has not just looked up (the same ones would find every read cached).
     looked_up = _probes(models, stories_filled, count, round_)
-    probes = _probes(models, stories_filled, count, round_, stream=1)
+    probes = _probes(models, stories_filled, stored, round_, stream=1)
     warmup = [g.article() for _, g, _ in _probes(models, stories_filled, count, round_, WARMUP)]
     # The text models are dropped before anything is measured: a worker holds none, and their
     # millions of references made each full collection of the garbage collector cost ~70 ms.
@@ -881,9 +884,11 @@ def _candidates(conn: sa.Connection, body: str) -> tuple[int, int]:
     return len(found), sum(dedup.worth_verifying_all(fp.signature, len(fp.anchors), found))
 
 
-def _measure_child(url: str, stories_filled: int, count: int, round_: int, queue: mp.Queue):
+def _measure_child(
+    url: str, stories_filled: int, count: int, stored: int, round_: int, queue: mp.Queue
+) -> None:
     try:
-        queue.put(_measure(url, load_models(), stories_filled, count, round_))
+        queue.put(_measure(url, load_models(), stories_filled, count, stored, round_))
     except BaseException as exc:
         queue.put(exc)
         raise
@@ -950,7 +955,8 @@ def run(database: str, url: str, sizes: list[int], args: argparse.Namespace) -> 
         # (Probes stay in a kept database; a later --reuse run draws other ones.)
         round_ += args.round
         proc = ctx.Process(
-            target=_measure_child, args=(url, stories_filled, args.probes, round_, queue)
+            target=_measure_child,
+            args=(url, stories_filled, args.probes, args.ingest, round_, queue),
         )
         proc.start()
         m = _get(queue)
@@ -1002,7 +1008,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
         help="server URL; a database newsmon_scale is created there and dropped after",
     )
-    parser.add_argument("--probes", type=int, default=400)
+    parser.add_argument("--probes", type=int, default=400, help="articles looked up")
+    parser.add_argument(
+        "--ingest",
+        type=int,
+        default=1600,
+        help="articles stored and timed (batches of ingest.BATCH_SIZE), after one batch untimed",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--keep",

@@ -389,3 +389,15 @@ def test_a_bulk_load_drops_the_entries_past_retention(corpus: Corpus) -> None:
             store_story(conn, story_id, last)
         stories.drop_past_retention(conn)
     assert _indexed_stories(corpus) == {2, 3}
+
+
+def test_index_entries_read_out_of_order_are_ranked_by_last_publication() -> None:
+    # SQLite's group_concat gives the range scan's order; should it not, they are sorted.
+    read = stories._Entries(
+        MONDAY,
+        ["7", "3", "5"],
+        ["2024-05-13 10:00:00.000000", "2024-05-12 09:00:00.000000", "2024-05-13 09:00:00.000000"],
+    )
+    ordered = read.in_order()
+    assert ordered.stories == [3, 5, 7]
+    assert ordered.last_published == sorted(read.last_published)
