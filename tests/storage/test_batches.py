@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from storage import anchor_index, dedup, stories
+from storage import anchor_index, dedup, ingest, stories
 from storage.ingest import IngestBatch
 from storage.repository import Corpus, NewArticle, Placement, open_corpus
 from storage.schema import articles, term_stats
@@ -103,6 +104,19 @@ def test_a_failed_batch_stores_none_of_it(corpus: Corpus) -> None:
     with pytest.raises(ValueError, match="source must be one of"):
         corpus.add_articles([good, NewArticle(good.article, "carrier pigeon")])
     assert corpus.article_count() == 0
+
+
+def test_the_garbage_collector_pauses_for_a_batch_only(corpus: Corpus, monkeypatch) -> None:
+    during = []
+    prepare = ingest.prepare
+    monkeypatch.setattr(
+        ingest, "prepare", lambda item: during.append(gc.isenabled()) or prepare(item)
+    )
+    corpus.add_articles([new("https://a.example/1", WIRE_BODY)])
+    with pytest.raises(ValueError, match="source must be one of"):
+        corpus.add_articles([NewArticle(new("https://b.example/2", OTHER_BODY).article, "pigeon")])
+    assert during == [False, False]
+    assert gc.isenabled()
 
 
 def test_concurrent_batches_keep_one_original_per_group(corpus: Corpus) -> None:
