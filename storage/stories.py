@@ -684,20 +684,20 @@ class StoryIndex:
         missing = sorted(t for t in terms if t not in entries or entries[t].since > since)
         if not missing:
             return
-        none = _Entries(since, [], [])
+        none = _Entries(since, [], [])  # (terms with no entry get no row)
         for term in missing:
-            self._entries[term] = none
+            entries[term] = none
         if self._conn.dialect.name == "postgresql":
             rows = self._conn.exec_driver_sql(_ENTRIES_OF_POSTGRESQL, (json_text(missing), since))
             for term, story_ids, last_published in rows.all():
-                self._entries[term] = _Entries(since, story_ids, last_published)
+                entries[term] = _Entries(since, story_ids, last_published)
             return
         rows = self._conn.exec_driver_sql(
             _ENTRIES_OF_SQLITE, (json_text(missing), _sqlite_time(since))
         )
         for term, story_ids, last_published in rows.all():
-            entries = _Entries(since, story_ids.split(","), last_published.split(","))
-            self._entries[term] = entries.in_order()
+            found = _Entries(since, story_ids.split(","), last_published.split(","))
+            entries[term] = found.in_order()
 
     # --- changes ---------------------------------------------------------------------------
 
