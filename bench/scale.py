@@ -768,7 +768,8 @@ def _measure(
     # has not just looked up (the same ones would find every read cached).
     looked_up = _probes(models, stories_filled, count, round_)
     probes = _probes(models, stories_filled, stored, round_, stream=1)
-    warmup = [g.article() for _, g, _ in _probes(models, stories_filled, count, round_, WARMUP)]
+    batch = ingest.BATCH_SIZE
+    warmup = [g.article() for _, g, _ in _probes(models, stories_filled, batch, round_, WARMUP)]
     # The text models are dropped before anything is measured: a worker holds none, and their
     # millions of references made each full collection of the garbage collector cost ~70 ms.
     del models

@@ -134,6 +134,23 @@ def open_corpus(url: str) -> Corpus:
     return Corpus(connect(url))
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one ingest batch. A batch builds ~1M
+    objects that live until it ends (rows read, buckets, rankings, overlaps), so full
+    collections kept running during it, each walking all of them (~80 ms, ~7 a batch of 400 at
+    1M articles: 10-15% of its time); what a batch leaves, reference counting frees, and the
+    rare cycle goes at the next collection after it. (Process-wide: the batch that found it on
+    turns it back on, even while another thread's batch still runs.)"""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -337,6 +354,7 @@ class Corpus:
         item = NewArticle(article, source, matches, feed_url, raw_html, fetched_url, http_status)
         return self.add_articles([item])[0]
 
+    @_collector_paused()
     def add_articles(self, items: Sequence[NewArticle]) -> list[StoredArticle]:
         """Store articles in order, in one transaction: each unless its canonical URL is known,
         linked to its original when it has the same text or is a near copy, put into a story
@@ -349,10 +367,6 @@ class Corpus:
         article stored before it. Batches of 100-500 articles amortise the commit and the
         document-frequency writes (`stories.DocumentFrequencies`).
         """
-        with _collector_paused():
-            return self._add_articles(items)
-
-    def _add_articles(self, items: Sequence[NewArticle]) -> list[StoredArticle]:
         prepared = [ingest.prepare(item) for item in items]
         if not prepared:
             return []
@@ -624,23 +638,6 @@ _ARTICLE_COLUMNS = sa.select(
     articles.c.similarity,
     articles.c.story_id,
 )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for one ingest batch. A batch builds ~1M
-    objects that live until it ends (rows read, buckets, rankings, overlaps), so full
-    collections kept running during it, each walking all of them (~80 ms, ~7 a batch of 400 at
-    1M articles: 10-15% of its time); what a batch leaves, reference counting frees, and the
-    rare cycle goes at the next collection after it. (Process-wide: the batch that found it on
-    turns it back on, even while another thread's batch still runs.)"""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _first_line(exc: BaseException) -> str:
