@@ -855,11 +855,14 @@ def _measure(
 
 
 def _store(corpus: Corpus, articles: list[Article]) -> list[StoredArticle]:
-    """Store articles in batches of `ingest.BATCH_SIZE`, as `newsmon ingest` does."""
-    stored = []
-    for first in range(0, len(articles), ingest.BATCH_SIZE):
-        batch = [NewArticle(a, "ingest") for a in articles[first : first + ingest.BATCH_SIZE]]
-        stored += corpus.add_articles(batch)
+    """Store articles in batches of `ingest.BATCH_SIZE`, as `newsmon ingest` does
+    (`Corpus.add_batches`)."""
+    size = ingest.BATCH_SIZE
+    batches = (
+        [NewArticle(a, "ingest") for a in articles[i : i + size]]
+        for i in range(0, len(articles), size)
+    )
+    stored = [outcome for batch in corpus.add_batches(batches) for outcome in batch]
     if corpus.engine.dialect.name == "sqlite":
         # The writes still in the WAL are copied to the database by a later checkpoint: counted
         # here, or the rate would depend on where the last checkpoint fell.

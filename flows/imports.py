@@ -12,7 +12,7 @@ from pathlib import Path
 from extractors.cleantext import normalise_body, parse_document, render_document
 from extractors.records import Article
 from extractors.urls import canonical_url
-from flows.processor import BatchResult, batches, store_article, store_articles
+from flows.processor import BatchResult, batches, store_article, store_batches
 from flows.settings import Settings, WatchSettings
 from storage.repository import Corpus, NewArticle
 
@@ -102,9 +102,12 @@ def ingest_jsonl(
     records = sorted(read_jsonl(path), key=lambda r: r.published or oldest)
     result = BatchResult()
     watches = [watch] if watch else None
-    for batch in batches(records):
-        items = [NewArticle(_ingest_article(record), "ingest") for record in batch]
-        store_articles(settings, corpus, items, result=result, watches=watches)
+    items = (
+        [NewArticle(_ingest_article(record), "ingest") for record in batch]
+        for batch in batches(records)
+    )
+    for _ in store_batches(settings, corpus, items, result=result, watches=watches):
+        pass  # (each batch is stored as the iteration reaches it)
     return result
 
 

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -222,21 +223,41 @@ def store_articles(
 ) -> list[int]:
     """Match each article against the watches (all configured ones by default), then store
     them in one batch (`Corpus.add_articles`); their ids."""
+    return next(store_batches(settings, corpus, [items], result=result, watches=watches))
+
+
+def store_batches(
+    settings: Settings,
+    corpus: Corpus,
+    batches: Iterable[Sequence[NewArticle]],
+    *,
+    result: BatchResult,
+    watches: Iterable[WatchSettings] | None = None,
+) -> Iterator[list[int]]:
+    """`store_articles` of each batch in order (`Corpus.add_batches`: the next batch is
+    prepared while one is written); yields each batch's ids once it is stored."""
     chosen = list(settings.watch if watches is None else watches)
-    items = [replace(item, matches=match_watches(item.article, chosen)) for item in items]
-    stored = corpus.add_articles(items)
-    for item, outcome in zip(items, stored, strict=True):
-        if not outcome.is_new:
-            result.already_known += 1
-            continue
-        result.stored += 1
-        if outcome.duplicate_of is not None:
-            result.duplicates += 1
-            continue
-        for match in item.matches:
-            if match.matched:
-                result.relevant[match.watch] = result.relevant.get(match.watch, 0) + 1
-    return [outcome.id for outcome in stored]
+    matched: deque[list[NewArticle]] = deque()  # batches handed over, not yet stored
+
+    def matching() -> Iterator[list[NewArticle]]:
+        for items in batches:
+            matched.append([replace(i, matches=match_watches(i.article, chosen)) for i in items])
+            yield matched[-1]
+
+    for stored in corpus.add_batches(matching()):
+        items = matched.popleft()
+        for item, outcome in zip(items, stored, strict=True):
+            if not outcome.is_new:
+                result.already_known += 1
+                continue
+            result.stored += 1
+            if outcome.duplicate_of is not None:
+                result.duplicates += 1
+                continue
+            for match in item.matches:
+                if match.matched:
+                    result.relevant[match.watch] = result.relevant.get(match.watch, 0) + 1
+        yield [outcome.id for outcome in stored]
 
 
 def match_watches(article: Article, watches: Iterable[WatchSettings]) -> list[RelevanceMatch]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import itertools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -11,7 +13,7 @@ import sqlalchemy as sa
 
 from storage import anchor_index, dedup, ingest, stories
 from storage.ingest import IngestBatch
-from storage.repository import Corpus, NewArticle, Placement, open_corpus
+from storage.repository import Corpus, NewArticle, Placement, StoredArticle, open_corpus
 from storage.schema import articles, term_stats
 from storage.schema import stories as stories_table
 from tests.storage.stories import (
@@ -231,3 +233,66 @@ def test_a_full_bucket_gives_its_newest_members(corpus: Corpus) -> None:
     # ... each with its number of anchors.
     counts = [len(dedup.fingerprint(corpus.get_article(i).body).anchors) for i in newest]
     assert members == list(zip(newest, counts, strict=True))
+
+
+def test_batches_in_a_row_are_each_committed_and_see_the_ones_before(corpus: Corpus) -> None:
+    # add_batches: each batch is committed when it is yielded (another connection sees it),
+    # and a copy in a later batch links to its original in an earlier one.
+    seen_by_others = []
+    batches = [
+        [new("https://wire.example/a", WIRE_BODY), new("https://b.example/b", OTHER_BODY)],
+        [new("https://copy.example/c", COPY_BODY, hours=1)],
+        [new("https://trim.example/d", TRIMMED_BODY, hours=2)],
+    ]
+    stored = []
+    for outcome in corpus.add_batches(batches):
+        stored.append(outcome)
+        with open_corpus(corpus.url) as other:
+            seen_by_others.append(other.article_count())
+    (wire, other_story), (copy,), (trimmed,) = stored
+    assert seen_by_others == [2, 3, 4]
+    assert copy.duplicate_of == wire.id and trimmed.duplicate_of == wire.id
+    assert other_story.duplicate_of is None
+
+
+def test_the_next_batch_is_prepared_while_one_writes_on_postgresql(
+    corpus: Corpus, monkeypatch
+) -> None:
+    # On PostgreSQL a batch after the first is prepared on a thread, started once the batch
+    # before it was placed (while it writes); on SQLite everything happens in order.
+    events: list[tuple[str, str, bool]] = []  # (what, url, on the preparing thread)
+    prepare, add = ingest.prepare, IngestBatch.add
+
+    def logged_prepare(item: NewArticle) -> ingest.Prepared:
+        on_thread = threading.current_thread() is not threading.main_thread()
+        events.append(("prepare", item.article.url, on_thread))
+        return prepare(item)
+
+    def logged_add(self: IngestBatch, item: ingest.Prepared) -> StoredArticle:
+        events.append(("add", item.article.url, False))
+        return add(self, item)
+
+    monkeypatch.setattr(ingest, "prepare", logged_prepare)
+    monkeypatch.setattr(IngestBatch, "add", logged_add)
+    urls = [f"https://s{i}.example/{i}" for i in range(4)]
+    bodies = [WIRE_BODY, OTHER_BODY, QUAKE_CHILE_BODY, COPY_BODY]
+    batches = [[new(u, b, hours=i)] for i, (u, b) in enumerate(zip(urls, bodies, strict=True))]
+    stored = [s for outcome in corpus.add_batches(batches) for s in outcome]
+    assert stored[3].duplicate_of == stored[0].id
+    prepared = [(url, on_thread) for what, url, on_thread in events if what == "prepare"]
+    postgresql = corpus.engine.dialect.name == "postgresql"
+    assert prepared == [(urls[0], False)] + [(u, postgresql) for u in urls[1:]]
+    # Each batch is prepared after the one before it was placed.
+    order = [(what, url) for what, url, _ in events]
+    for before, after in itertools.pairwise(urls):
+        assert order.index(("add", before)) < order.index(("prepare", after))
+
+
+def test_a_bad_batch_stops_add_batches_after_the_good_ones(corpus: Corpus) -> None:
+    good = new("https://a.example/1", WIRE_BODY)
+    bad = NewArticle(new("https://b.example/2", OTHER_BODY).article, "carrier pigeon")
+    outcomes = corpus.add_batches([[good], [bad], [new("https://c.example/3", OTHER_BODY)]])
+    assert next(outcomes)[0].is_new
+    with pytest.raises(ValueError, match="source must be one of"):
+        next(outcomes)
+    assert corpus.article_count() == 1
