@@ -30,15 +30,19 @@ executemany (SQLite) or COPY (PostgreSQL) into the migrated schema: same tables,
 Generated story batches are cached under build/scale/ for re-runs.
 
 Probes. At each size, fresh articles, in one process that did not do the fill: a third new
-stories, a third near copies of stored articles, a third new write-ups of stored (recent)
-stories, once the corpus was read into the OS page cache (a server's steady state; --cold: not).
+stories, a third near copies of stored articles, a third new write-ups of stored stories (of
+the 2 days before the newest; round N of a kept corpus: the 2 days 2N days before, so that
+rounds do not pile onto the same stories), once the corpus was read into the OS page cache (a
+server's steady state; --cold: not).
 Each is looked up (`Corpus.lookup`: fingerprint, same-text and anchor candidates verified on
 their texts, story candidates scored; nothing written), on a connection of its own (not the one
 that counted the candidates); then --ingest (1,600) other probes of the same kinds, not looked
-up (a worker does not store what it has just read), are stored through `Corpus.add_articles`
-in batches of `ingest.BATCH_SIZE` (400), as `newsmon ingest` stores them, after one batch of
-others stored untimed: a worker's steady state (its first batch reads every document frequency
-it needs, which the process keeps, and fills the connection's page cache; printed as first/s).
+up (a worker does not store what it has just read), are stored through `Corpus.add_batches`
+in batches of `ingest.BATCH_SIZE` (400), as `newsmon ingest` stores them (on PostgreSQL the
+next batch prepared while one writes; the first timed batch's preparation is timed), after
+one batch of others stored untimed: a worker's steady state (its first batch reads every
+document frequency it needs, which the process keeps, and fills the connection's page cache;
+printed as first/s).
 (Until 2026-12-02 the looked-up probes themselves were stored, on the census's connection:
 their reads were cached, and ingest measured ~15% faster; until 2026-12-04 the timed probes
 were the process's first batches, and later that day one batch of 400, not four.)
@@ -95,6 +99,7 @@ FACTS = 6
 BATCH_STORIES = 500  # stories per generated (and cached) batch
 WARM = True  # read the corpus into the page cache before probing (--cold: not)
 WARMUP = 2  # the probe stream stored first, untimed (see _measure)
+INDEX_RETENTION_DAYS = stories.INDEX_RETENTION.days
 
 _SYLLABLES = tuple(
     [
@@ -665,7 +670,14 @@ class Loader:
             # which the server wrote out during the first round after it (p95 11.1 ms and 290
             # articles/s there, 9.6 ms and 304 in the next round on the same code, 2026-12-06);
             # a server ingesting a few hundred articles at a time carries no such backlog.
+            # The story index compacted: the fill wrote every story's entries and dropped ~95%
+            # of them, which left PostgreSQL's indexes of `story_terms` 20-40x the size of the
+            # live entries (its B-tree pages are not merged; 409 MB against 13 MB rebuilt, on
+            # SQLite 12 MB), every range scan reading mostly empty pages. Ingest keeps it compact
+            # by itself: each term's entries are dropped oldest first as they age out, emptying
+            # whole pages, which are reused.
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("VACUUM (FULL, ANALYZE) story_terms"))
                 conn.execute(sa.text("VACUUM (ANALYZE)"))
                 conn.execute(sa.text("CHECKPOINT"))
         self.engine.dispose()
@@ -730,6 +742,14 @@ def _probes(
     rng = random.Random(seed)
     out = []
     recent = max(1, min(stories_filled, STORIES_PER_DAY * 2))
+    # Each round's copies and write-ups go to stories of their own: round N to the 2 days of
+    # stories 2N days before the newest (within the index's retention, then over again). Every
+    # round into the same stories piled ~2,000 articles a round onto the same ~300 (after 12
+    # rounds every story of the window held ~80 articles, each original ~25 copies: near-copy
+    # candidates verified per probe 2.9 -> 8.7, ingest at 1M on PostgreSQL 346 -> 202/s), which
+    # measured that pile-up, not a later day of news.
+    slices = max(1, min(stories_filled, STORIES_PER_DAY * INDEX_RETENTION_DAYS) // recent - 1)
+    newest = stories_filled - 1 - (round_ % slices) * recent
     # Article numbers of the copies and write-ups (and story numbers of the new ones), apart
     # from a story's own and from every other round's and stream's (a probe URL stored earlier
     # would be "known" and counted wrong). The warm-up stream has ranges of its own.
@@ -746,7 +766,7 @@ def _probes(
             g.published = START + timedelta(days=(stories_filled + i / 3) / STORIES_PER_DAY)
             out.append((kind, g, None))
             continue
-        index = stories_filled - 1 - rng.randrange(recent)
+        index = newest - rng.randrange(recent)
         stored = generate_story(index, models)
         if kind == "copy":
             source = rng.choice(stored)
