@@ -99,7 +99,6 @@ FACTS = 6
 BATCH_STORIES = 500  # stories per generated (and cached) batch
 WARM = True  # read the corpus into the page cache before probing (--cold: not)
 WARMUP = 2  # the probe stream stored first, untimed (see _measure)
-INDEX_RETENTION_DAYS = stories.INDEX_RETENTION.days
 
 _SYLLABLES = tuple(
     [
@@ -749,7 +748,8 @@ def _probes(
     # ~80 articles, each original ~25 copies: near-copy candidates verified per probe 2.9 ->
     # 8.7, ingest at 1M on PostgreSQL 346 -> 202/s), which measured that pile-up, not a later
     # day of news.
-    slices = max(1, min(stories_filled, STORIES_PER_DAY * INDEX_RETENTION_DAYS) // recent - 1)
+    retained = min(stories_filled, STORIES_PER_DAY * stories.INDEX_RETENTION.days)
+    slices = max(1, retained // recent - 1)
     newest = stories_filled - 1 - (round_ % slices) * recent
     # Article numbers of the copies and write-ups (and story numbers of the new ones), apart
     # from a story's own and from every other round's and stream's (a probe URL stored earlier

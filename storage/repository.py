@@ -409,11 +409,10 @@ class Corpus:
         prepared: list[ingest.Prepared],
         before_writes: Callable[[], None] = lambda: None,
     ) -> list[StoredArticle]:
-        """One batch's transaction (`add_articles`); `before_writes` is called once, when the
-        batch has been placed and starts writing (not again on a retry)."""
+        """One batch's transaction (`add_articles`); `before_writes` is called when the batch
+        has been placed and starts writing (again on a retry)."""
         if not prepared:
             return []
-        writing = False
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._write() as conn:
@@ -422,9 +421,7 @@ class Corpus:
                     batch = self._ingest_batch(conn)
                     batch.prefetch(prepared)
                     stored = [batch.add(p) for p in prepared]
-                    if not writing:
-                        writing = True
-                        before_writes()
+                    before_writes()
                     batch.flush()
                     return stored
             except IntegrityError:
@@ -792,7 +789,8 @@ def _digest_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[DigestRe
 
 
 class _PreparedAhead:
-    """A batch's `_prepare_ahead` on a thread of `pool`, once started (else when asked)."""
+    """A batch prepared on a thread of `pool` once started (`_prepare_beside`; started again,
+    nothing more), else when asked for."""
 
     def __init__(self, pool: ThreadPoolExecutor, items: Sequence[NewArticle] | None) -> None:
         self._pool = pool
@@ -807,26 +805,23 @@ class _PreparedAhead:
         """The prepared batch; None when there is none."""
         if self._items is None:
             return None
-        return self._future.result() if self._future else _prepare_ahead(self._items)
+        if self._future is not None:
+            return self._future.result()
+        return [ingest.prepare(item) for item in self._items]
 
 
 def _prepare_beside(items: Sequence[NewArticle]) -> list[ingest.Prepared]:
-    """`_prepare_ahead` on a thread beside a batch that writes, with Python's switch interval
-    at PREPARE_SWITCH_INTERVAL while it runs: each of the batch's statements that returns waits
-    for the GIL up to that long (5 ms by default; at 1M articles on PostgreSQL, 1 ms ingested
-    3-5% faster)."""
+    """`ingest.prepare` of each item on a thread beside a batch that writes, story terms
+    included (counted when first needed otherwise: copies never need them, but beside the
+    writes they cost no waiting), with Python's switch interval at PREPARE_SWITCH_INTERVAL
+    while it runs: each of the batch's statements that returns waits for the GIL up to that
+    long (5 ms by default; at 1M articles on PostgreSQL, 1 ms ingested 3-5% faster)."""
     previous = sys.getswitchinterval()
     sys.setswitchinterval(PREPARE_SWITCH_INTERVAL)
     try:
-        return _prepare_ahead(items)
+        prepared = [ingest.prepare(item) for item in items]
+        for item in prepared:
+            _ = item.story_terms
+        return prepared
     finally:
         sys.setswitchinterval(previous)
-
-
-def _prepare_ahead(items: Sequence[NewArticle]) -> list[ingest.Prepared]:
-    """`ingest.prepare` of each item, story terms included (counted when first needed
-    otherwise: copies never need them, but ahead of the batch they cost no waiting)."""
-    prepared = [ingest.prepare(item) for item in items]
-    for item in prepared:
-        _ = item.story_terms
-    return prepared
